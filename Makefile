@@ -1,0 +1,41 @@
+# The two commands: `make run` starts the whole product, `make test` checks it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv lint typecheck pytest worker api bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/python -m stack.run
+
+worker: venv
+	$(BIN)/python worker.py
+
+api: venv
+	$(BIN)/uvicorn api.main:app --host $${CASE_API_HOST:-127.0.0.1} --port $${CASE_API_PORT:-8000}
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: venv
+	$(BIN)/python -m bench.cases
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

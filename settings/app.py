@@ -1,0 +1,63 @@
+"""Settings from the environment (DESIGN rule 8).
+
+Temporal's connection comes from Temporal's own environment variables and config
+profile (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ...), read by
+``temporalio.envconfig``; everything else is read here, never passed through
+activity inputs, which are visible in history.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_CODEC_KEY_MARKER = "dev-"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", alias="CASE_ENVIRONMENT"
+    )
+    database_url: str = Field(default="sqlite:///data/cases.db", alias="DATABASE_URL")
+    task_queue: str = Field(default="cases", alias="CASE_TASK_QUEUE")
+    policy_file: Path | None = Field(default=None, alias="CASE_POLICY_FILE")
+    departments_file: Path | None = Field(default=None, alias="CASE_DEPARTMENTS_FILE")
+    api_tokens_file: Path | None = Field(default=None, alias="CASE_API_TOKENS_FILE")
+    extra_channels: str = Field(default="", alias="CASE_EXTRA_CHANNELS")
+    notify_gateway_url: str | None = Field(default=None, alias="CASE_NOTIFY_GATEWAY_URL")
+    staff_webhook_url: str | None = Field(default=None, alias="CASE_STAFF_WEBHOOK_URL")
+    smtp_host: str | None = Field(default=None, alias="CASE_SMTP_HOST")
+    smtp_port: int = Field(default=25, alias="CASE_SMTP_PORT")
+    smtp_sender: str = Field(default="service@bank.example", alias="CASE_SMTP_SENDER")
+    # "kid:base64key" pairs, comma separated; the first is the one that encrypts.
+    codec_keys: str | None = Field(default=None, alias="CASE_CODEC_KEYS")
+    codec_cors_origins: str = Field(default="http://localhost:8233", alias="CASE_CODEC_CORS_ORIGINS")
+
+    @property
+    def channels(self) -> list[str]:
+        """The plan's four channels plus any the bank adds by configuration (R1.1)."""
+        base = ["counter", "phone", "online_banking", "mobile_banking"]
+        extra = [c.strip() for c in self.extra_channels.split(",") if c.strip()]
+        return base + [c for c in extra if c not in base]
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.codec_keys:
+                raise ValueError("CASE_CODEC_KEYS must be set in production")
+            if DEV_CODEC_KEY_MARKER in self.codec_keys:
+                raise ValueError("CASE_CODEC_KEYS holds a development key; set real keys")
+            if self.api_tokens_file is None:
+                raise ValueError("CASE_API_TOKENS_FILE must be set in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

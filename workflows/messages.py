@@ -1,0 +1,282 @@
+"""Messages the case workflow accepts and returns.
+
+One input model per workflow, update and signal (DESIGN rule 6): fields can be added
+with defaults without breaking running cases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from policy.model import ClockName, ResolvedPolicy
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class CaseKind(StrEnum):
+    INQUIRY = "inquiry"
+    COMPLAINT = "complaint"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Stage(StrEnum):
+    """Where a case stands; the register's progress mark (R4.1)."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    AWAITING_DEPARTMENT_PLAN = "awaiting_department_plan"
+    AWAITING_DEPARTMENT_RESULT = "awaiting_department_result"
+    AWAITING_CUSTOMER_UPDATE = "awaiting_customer_update"
+    INVESTIGATING = "investigating"
+    AWAITING_FINAL_REPLY = "awaiting_final_reply"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ClockStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    # Customer-side windows (the survey) lapse rather than breach: nobody is late.
+    EXPIRED = "expired"
+
+
+class RemedyKind(StrEnum):
+    COMPENSATION = "compensation"
+    FEE_REFUND = "fee_refund"
+    DISCOUNT = "discount"
+    APOLOGY = "apology"
+    OTHER = "other"
+
+
+class RemedyStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+class Customer(BaseModel):
+    """Personal data: encrypted by the payload codec before it reaches Temporal."""
+
+    id: Name
+    name: Name
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 \-]{5,20}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    language: Language = Language.ZH
+
+
+class CaseOpenInput(BaseModel):
+    """Intake (R3.1): what the frontline system knows when the customer comes in."""
+
+    case_id: str
+    kind: CaseKind
+    channel: Name
+    customer: Customer
+    category: Name
+    product: Name | None = None
+    priority: Priority = Priority.NORMAL
+    description: Text
+    opened_by: Name
+    received_at: datetime | None = None
+
+
+# --- handler actions (updates, and the same as signals) ------------------------------
+
+
+class Action(BaseModel):
+    """Every handler action names who did it; the timeline records that name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: Name
+
+
+class AcknowledgeInput(Action):
+    note: str | None = None
+
+
+class AnswerInput(Action):
+    answer: Text
+
+
+class TransferInput(Action):
+    department: Name
+    reason: Text
+
+
+class DepartmentPlanInput(Action):
+    plan: Text
+
+
+class DepartmentResultInput(Action):
+    result: Text
+
+
+class CustomerUpdateInput(Action):
+    message: Text
+
+
+class AssignOwnerInput(Action):
+    owner: Name
+    reason: str | None = None
+
+
+class InvestigationInput(Action):
+    findings: Text
+    upheld: bool = True
+
+
+class ProposeRemedyInput(Action):
+    kind: RemedyKind
+    description: Text
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str = "CNY"
+
+
+class ApproveRemedyInput(Action):
+    remedy_id: str
+    approve: bool = True
+    reason: str | None = None
+
+
+class FinalReplyInput(Action):
+    reply: Text
+
+
+class CloseInput(Action):
+    reason: str | None = None
+
+
+class ReopenInput(Action):
+    reason: Text
+
+
+class FeedbackInput(Action):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = None
+
+
+class ExtendClockInput(Action):
+    clock: ClockName
+    by: timedelta | None = None
+    working_days: int | None = Field(default=None, ge=1, le=60)
+    reason: Text
+
+
+class PauseClockInput(Action):
+    clock: ClockName
+    reason: Text
+
+
+class ResumeClockInput(Action):
+    clock: ClockName
+    reason: str | None = None
+
+
+class EscalateInput(Action):
+    reason: Text
+
+
+class NoteInput(Action):
+    note: Text
+
+
+# --- what the case shows ---------------------------------------------------------------
+
+
+class ClockView(BaseModel):
+    name: ClockName
+    status: ClockStatus
+    started_at: datetime
+    deadline: datetime | None
+    warn_at: datetime | None = None
+    remaining_when_paused: timedelta | None = None
+    warned: bool = False
+    breached_at: datetime | None = None
+    met_at: datetime | None = None
+    escalation_level: int = 0
+    extensions: int = 0
+
+
+class TimelineEvent(BaseModel):
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    detail: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Remedy(BaseModel):
+    remedy_id: str
+    kind: RemedyKind
+    description: str
+    amount: Decimal | None = None
+    currency: str = "CNY"
+    status: RemedyStatus
+    proposed_by: str
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class Feedback(BaseModel):
+    score: int
+    comment: str | None = None
+    at: datetime
+
+
+class CaseState(BaseModel):
+    """The whole case, as the ``get_state`` query and every update return it."""
+
+    case_id: str
+    kind: CaseKind
+    channel: str
+    category: str
+    product: str | None
+    priority: Priority
+    customer_id: str
+    stage: Stage
+    owner: str | None = None
+    department: str | None = None
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None = None
+    reopen_until: datetime | None = None
+    policy_version: str | None = None
+    clocks: dict[ClockName, ClockView] = Field(default_factory=dict)
+    escalation_level: int = 0
+    breached: bool = False
+    remedies: list[Remedy] = Field(default_factory=list)
+    feedback: Feedback | None = None
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+
+
+class IntakeReceipt(BaseModel):
+    """What ``confirm_intake`` answers: the case with its clocks, and whether this call
+    was the first to see it (the API answers 201 for that one, 200 for retries)."""
+
+    first: bool
+    state: CaseState
+
+
+class IntakeContext(BaseModel):
+    """The resolved policy and intake deadlines, fetched once at start."""
+
+    policy: ResolvedPolicy
