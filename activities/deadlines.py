@@ -1,24 +1,54 @@
 """Deadline activities: resolve the policy for a case and count working days.
 
 Both run as local activities at intake so their results land in history: a replay
-never depends on the policy file or the ``holidays`` release installed today.
+never depends on the policy file or the ``holidays`` release installed today. A bad
+policy file or calendar will not fix itself on retry, so those errors are
+non-retryable and typed for the workflow to tell apart.
 """
 
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.models import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
+from calendars import UnknownCalendarError, UnknownTimezoneError, working_day_deadline
+from policy.loader import PolicyError, load_policy_document, resolve_policy
 from policy.model import ResolvedPolicy
+from settings.app import get_settings
+from settings.departments import DepartmentsError, load_departments
 
 
 @activity.defn(name="resolve_case_policy")
 def resolve_case_policy(input: ResolvePolicyInput) -> ResolvedPolicy:
     """The policy for this case's kind and priority, from ``CASE_POLICY_FILE``."""
-    raise NotImplementedError  # filled in by the policy work
+    settings = get_settings()
+    try:
+        departments = load_departments(settings.departments_file)
+    except DepartmentsError as err:
+        raise ApplicationError(str(err), type="InvalidDepartments", non_retryable=True) from err
+    try:
+        doc = load_policy_document(settings.policy_file)
+        return resolve_policy(doc, input.kind, input.priority, list(departments))
+    except PolicyError as err:
+        raise ApplicationError(str(err), type="InvalidPolicy", non_retryable=True) from err
 
 
 @activity.defn(name="compute_deadline")
 def compute_deadline(input: ComputeDeadlineInput) -> DeadlineResult:
     """The deadline of a working-day clock."""
-    raise NotImplementedError  # filled in by the calendars work
+    try:
+        deadline = working_day_deadline(
+            input.start,
+            input.working_days,
+            timezone=input.timezone,
+            calendar=input.calendar,
+            subdivision=input.subdivision,
+        )
+    except UnknownCalendarError as err:
+        raise ApplicationError(str(err), type="InvalidCalendar", non_retryable=True) from err
+    except UnknownTimezoneError as err:
+        raise ApplicationError(str(err), type="InvalidTimezone", non_retryable=True) from err
+    except ValueError as err:
+        raise ApplicationError(str(err), type="InvalidDeadlineInput", non_retryable=True) from err
+    return DeadlineResult(deadline=deadline)

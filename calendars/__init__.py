@@ -1,0 +1,27 @@
+"""Working days per region, counted by the ``holidays`` package (never by hand)."""
+
+from calendars.working_days import (
+    CalendarError,
+    UnknownCalendarError,
+    UnknownTimezoneError,
+    check_calendar,
+    holiday_calendar,
+    is_working_day,
+    nth_working_day,
+    working_day_deadline,
+    working_days_between,
+    zone,
+)
+
+__all__ = [
+    "CalendarError",
+    "UnknownCalendarError",
+    "UnknownTimezoneError",
+    "check_calendar",
+    "holiday_calendar",
+    "is_working_day",
+    "nth_working_day",
+    "working_day_deadline",
+    "working_days_between",
+    "zone",
+]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from policy.model import ClockName, ResolvedPolicy
+from policy.model import ClockName
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -207,6 +207,8 @@ class ClockView(BaseModel):
     started_at: datetime
     deadline: datetime | None
     warn_at: datetime | None = None
+    # How long before the deadline the warning falls; kept through pauses and extensions.
+    warning_lead: timedelta | None = None
     remaining_when_paused: timedelta | None = None
     warned: bool = False
     breached_at: datetime | None = None
@@ -274,9 +276,3 @@ class IntakeReceipt(BaseModel):
 
     first: bool
     state: CaseState
-
-
-class IntakeContext(BaseModel):
-    """The resolved policy and intake deadlines, fetched once at start."""
-
-    policy: ResolvedPolicy

@@ -1,0 +1,110 @@
+"""Request dependencies as ``Annotated`` aliases: the client, settings, a register
+session, and the caller with the roles each route allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.auth import Principal, Role, TokenTable
+from settings.app import Settings
+from store.db import session_scope
+
+
+def get_client(request: Request) -> Client:
+    client: Client = request.app.state.client
+    return client
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A read transaction on the register (FastAPI runs this in its thread pool)."""
+    settings: Settings = request.app.state.settings
+    with session_scope(settings.database_url) as session:
+        yield session
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="Token from CASE_API_TOKENS_FILE")
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer token; 401 without one or with an unknown one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorised("a bearer token is required")
+    tokens: TokenTable = request.app.state.tokens
+    principal = tokens.lookup(credentials.credentials)
+    if principal is None:
+        raise _unauthorised("unknown token")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for any other role)."""
+    allowed = frozenset(roles)
+
+    def check(user: CurrentUser) -> Principal:
+        if user.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"only {names} may do this")
+        return user
+
+    return check
+
+
+# Who may do what (REQUIREMENTS "Who uses it").
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.FRONTLINE, Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR))
+]
+Opener = Annotated[Principal, Depends(require_roles(Role.FRONTLINE, Role.AGENT, Role.SUPERVISOR))]
+FeedbackTaker = Opener
+Handler = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR))]
+DepartmentActor = Annotated[
+    Principal, Depends(require_roles(Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR))
+]
+Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
+supervisor_only = require_roles(Role.SUPERVISOR)
+
+
+def ensure_department_scope(user: Principal, department: str | None) -> None:
+    """A department sees and acts on its own cases only: 403 for any other."""
+    if user.role is Role.DEPARTMENT and department != user.department:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this case is not with department {user.department}"
+        )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat a request with the same key and it applies once.",
+    ),
+]

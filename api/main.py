@@ -1,0 +1,56 @@
+"""The HTTP API: frontline systems open cases, handlers act on them (REQUIREMENTS
+"Who uses it"). Run with ``uvicorn api.main:app``; OpenAPI at ``/docs``.
+
+The Temporal client, settings and tokens live in ``app.state``, set up by the
+lifespan, so tests can build as many apps as they like with their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api.auth import load_tokens
+from api.deps import supervisor_only
+from api.errors import install_error_handlers
+from api.routes import actions, cases, departments, health
+from codec.converter import connect_client
+from codec.http import add_codec_cors, build_codec_router
+from settings.app import Settings, get_settings
+from store.migrate import upgrade_to_head
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """An API app; ``client`` is connected at startup unless one is given."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.tokens = load_tokens(settings.api_tokens_file)
+        await run_in_threadpool(upgrade_to_head, settings.database_url)
+        app.state.client = client if client is not None else await connect_client(settings)
+        yield
+
+    app = FastAPI(
+        title="Case engine",
+        version="1",
+        summary="Bank customer-service inquiries and complaints, each a durable workflow.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(cases.router)
+    app.include_router(actions.router)
+    app.include_router(departments.router)
+    # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
+    app.include_router(build_codec_router(supervisor_only, settings=settings))
+    add_codec_cors(app, settings)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""One router per resource: cases, actions on a case, departments, health."""

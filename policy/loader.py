@@ -1,0 +1,370 @@
+"""Load the deadline policy file and resolve it for one case (DESIGN rule 5).
+
+The file is TOML (see ``default.toml``, shipped with the package and used when no file
+is configured). It is checked completely when loaded, every kind and priority
+resolved once, so a bad file is refused at intake with the key at fault named, never
+half-applied to a running case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from calendars import CalendarError, check_calendar, zone
+from policy.model import ClockName, ClockRule, ResolvedPolicy
+from workflows.messages import CaseKind, Priority
+
+__all__ = [
+    "PolicyDocument",
+    "PolicyError",
+    "PolicyOverride",
+    "PolicyRules",
+    "load_policy_document",
+    "parse_iso_duration",
+    "resolve_policy",
+]
+
+BUILT_IN = "built-in default.toml"
+_HASH_LENGTH = 10
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and the key."""
+
+
+# --- ISO 8601 durations ----------------------------------------------------------------
+
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+_CALENDAR_UNITS = re.compile(r"P\d+[YM].*")
+
+
+def parse_iso_duration(text: str) -> timedelta:
+    """``PnW`` / ``PnDTnHnMnS`` as a timedelta; years and months are refused because
+    their length varies (write days), and so is anything that is not ISO 8601."""
+    match = _ISO_DURATION.fullmatch(text)
+    if match is None or not any(match.groupdict().values()):
+        if _CALENDAR_UNITS.fullmatch(text):
+            raise ValueError(
+                f"not an ISO-8601 duration of fixed length: {text!r} "
+                "(years and months vary; write days, e.g. 'P30D')"
+            )
+        raise ValueError(f"not an ISO-8601 duration: {text!r}")
+    parts = {name: float(value) for name, value in match.groupdict().items() if value}
+    return timedelta(**parts)
+
+
+def _duration(value: object) -> timedelta:
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO-8601 duration: {value!r}")
+    return parse_iso_duration(value)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"must be longer than zero, got {value}")
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def _clock(value: object) -> object:
+    """A clock is written as a duration string or ``{ duration = ... }`` /
+    ``{ working_days = N }``."""
+    if isinstance(value, str):
+        return ClockRule(duration=parse_iso_duration(value))
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"duration", "working_days"})
+        if unknown:
+            raise ValueError(
+                f"unknown key {unknown[0]!r} (a clock is a duration or {{ working_days = N }})"
+            )
+        if "duration" in value:
+            return {**value, "duration": _duration(value["duration"])}
+        return value
+    raise ValueError(f"not an ISO-8601 duration or {{ working_days = N }}: {value!r}")
+
+
+def _timezone(value: str) -> str:
+    zone(value)
+    return value
+
+
+def _calendar(value: str) -> str:
+    check_calendar(value)
+    return value
+
+
+IsoDuration = Annotated[timedelta, PlainValidator(_duration)]
+Clock = Annotated[ClockRule, BeforeValidator(_clock)]
+TimezoneName = Annotated[str, AfterValidator(_timezone)]
+CalendarCode = Annotated[str, AfterValidator(_calendar)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Rung = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Share = Annotated[float, Field(gt=0, lt=1)]
+Amount = Annotated[Decimal, Field(ge=0)]
+
+
+# --- the file's shape ------------------------------------------------------------------
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClockTable(_Table):
+    """``[clocks]``: one entry per clock of the plan (``ClockName``)."""
+
+    first_response: Clock | None = None
+    department_plan: Clock | None = None
+    department_result: Clock | None = None
+    customer_update: Clock | None = None
+    investigation: Clock | None = None
+    final_reply: Clock | None = None
+    survey: Clock | None = None
+
+    def rules(self) -> dict[ClockName, ClockRule]:
+        """The clocks this table sets."""
+        return {name: rule for name in ClockName if (rule := getattr(self, name.value)) is not None}
+
+
+class EscalationTable(_Table):
+    ladder: Annotated[list[Rung], Field(min_length=1)] | None = None
+    interval: Annotated[IsoDuration, AfterValidator(_positive)] | None = None
+
+
+class PolicyOverride(_Table):
+    """One ``[[overrides]]`` entry: applies when kind and priority match (missing = any)."""
+
+    kind: CaseKind | None = None
+    priority: Priority | None = None
+    timezone: TimezoneName | None = None
+    calendar: CalendarCode | None = None
+    subdivision: str | None = None
+    warning_share: Share | None = None
+    reopen_window: Annotated[IsoDuration, AfterValidator(_not_negative)] | None = None
+    remedy_approval_threshold: Amount | None = None
+    currency: Currency | None = None
+    clocks: ClockTable = ClockTable()
+    escalation: EscalationTable = EscalationTable()
+
+    def matches(self, kind: CaseKind, priority: Priority) -> bool:
+        return self.kind in (None, kind) and self.priority in (None, priority)
+
+
+class PolicyRules(_Table):
+    """The whole file: every key but ``subdivision`` must be there, all clocks too."""
+
+    version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    timezone: TimezoneName
+    calendar: CalendarCode
+    subdivision: str | None = None
+    warning_share: Share
+    reopen_window: Annotated[IsoDuration, AfterValidator(_not_negative)]
+    remedy_approval_threshold: Amount
+    currency: Currency
+    clocks: ClockTable
+    escalation: EscalationTable
+    overrides: list[PolicyOverride] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> PolicyRules:
+        missing = [name.value for name in ClockName if name not in self.clocks.rules()]
+        if missing:
+            raise ValueError(f"clocks: missing {', '.join(missing)}")
+        if self.escalation.ladder is None or self.escalation.interval is None:
+            raise ValueError("escalation: needs both ladder and interval")
+        return self
+
+
+class PolicyDocument(BaseModel):
+    """A loaded policy file: its rules, where it came from and its full version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    source: str
+    rules: PolicyRules
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load_policy_document(path: Path | None) -> PolicyDocument:
+    """The policy in ``path``, or the built-in ``default.toml`` when ``path`` is None.
+
+    Cached by path and modification time, so an edited file is read again without a
+    worker restart (new cases get it; running cases keep theirs).
+    """
+    if path is None:
+        return _load_built_in()
+    try:
+        stat = path.stat()
+    except OSError as err:
+        raise PolicyError(f"policy file {path}: cannot be read: {err.strerror}") from err
+    return _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1)
+def _load_built_in() -> PolicyDocument:
+    content = resources.files("policy").joinpath("default.toml").read_bytes()
+    return _parse(content, BUILT_IN)
+
+
+@lru_cache(maxsize=16)
+def _load_file(path: str, mtime_ns: int, size: int) -> PolicyDocument:
+    try:
+        content = Path(path).read_bytes()
+    except OSError as err:
+        raise PolicyError(f"policy file {path}: cannot be read: {err.strerror}") from err
+    return _parse(content, f"policy file {path}")
+
+
+def _parse(content: bytes, source: str) -> PolicyDocument:
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise PolicyError(f"{source}: not UTF-8 text: {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise PolicyError(f"{source}: not valid TOML: {err}") from err
+    try:
+        rules = PolicyRules.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(_describe(e) for e in err.errors())
+        raise PolicyError(f"{source}: {problems}") from err
+    doc = PolicyDocument(
+        version=f"{rules.version}+{_content_hash(data)}", source=source, rules=rules
+    )
+    _check_every_case(doc)
+    return doc
+
+
+def _content_hash(data: dict[str, Any]) -> str:
+    """A hash of the parsed content: a value edit changes it, a comment edit does not."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+
+
+def _describe(error: ErrorDetails) -> str:
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else f"{'.' if where else ''}{part}"
+    match error["type"]:
+        case "missing":
+            problem = "missing"
+        case "extra_forbidden" if len(error["loc"]) >= 2 and error["loc"][-2] == "clocks":
+            problem = f"unknown clock (known: {', '.join(ClockName)})"
+        case "extra_forbidden":
+            problem = "unknown key"
+        case "value_error":
+            problem = str(error.get("ctx", {}).get("error", error["msg"]))
+        case _:
+            problem = f"{error['msg']} (got {error['input']!r})"
+    return f"{where}: {problem}" if where else problem
+
+
+def _check_every_case(doc: PolicyDocument) -> None:
+    """Resolve every kind and priority once so that combinations no single key shows
+    (an override's calendar with the file's subdivision) fail at load, not at intake."""
+    for kind in CaseKind:
+        for priority in Priority:
+            resolved, applied = _merge(doc, kind, priority, [])
+            try:
+                check_calendar(resolved.calendar, resolved.subdivision)
+            except CalendarError as err:
+                where = (
+                    f"overrides[{applied[-1]}] ({kind} {priority} cases)"
+                    if applied
+                    else "subdivision"
+                )
+                raise PolicyError(f"{doc.source}: {where}: {err}") from err
+
+
+# --- resolving -------------------------------------------------------------------------
+
+
+def resolve_policy(
+    doc: PolicyDocument, kind: str, priority: str, departments: Sequence[str]
+) -> ResolvedPolicy:
+    """The policy one case runs under: the file's settings, then each matching override
+    in file order (a later override wins)."""
+    try:
+        case_kind, case_priority = CaseKind(kind), Priority(priority)
+    except ValueError as err:
+        raise PolicyError(f"no policy for case kind {kind!r} and priority {priority!r}") from err
+    resolved, _ = _merge(doc, case_kind, case_priority, departments)
+    return resolved
+
+
+_SCALARS = (
+    "timezone",
+    "calendar",
+    "subdivision",
+    "warning_share",
+    "reopen_window",
+    "remedy_approval_threshold",
+    "currency",
+)
+
+
+def _merge(
+    doc: PolicyDocument, kind: CaseKind, priority: Priority, departments: Sequence[str]
+) -> tuple[ResolvedPolicy, list[int]]:
+    """The resolved policy and the indexes of the overrides that shaped it."""
+    rules = doc.rules
+    fields: dict[str, Any] = {name: getattr(rules, name) for name in _SCALARS}
+    clocks = rules.clocks.rules()
+    ladder, interval = rules.escalation.ladder, rules.escalation.interval
+    applied: list[int] = []
+    for index, override in enumerate(rules.overrides):
+        if not override.matches(kind, priority):
+            continue
+        applied.append(index)
+        fields.update(
+            {name: value for name in _SCALARS if (value := getattr(override, name)) is not None}
+        )
+        clocks.update(override.clocks.rules())
+        if override.escalation.ladder is not None:
+            ladder = override.escalation.ladder
+        if override.escalation.interval is not None:
+            interval = override.escalation.interval
+    resolved = ResolvedPolicy.model_validate(
+        {
+            **fields,
+            "version": doc.version,
+            "clocks": clocks,
+            "escalation_ladder": ladder,
+            "escalation_interval": interval,
+            "departments": list(departments),
+        }
+    )
+    return resolved, applied

@@ -1,0 +1,233 @@
+"""The case register (R4.1): write the projection, read it for lists and queues.
+
+The workflow owns the case; these rows are a projection written by the
+``record_case_progress`` activity. Reads serve the API's lists, the departments'
+queues and the reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from activities.models import CaseSnapshot
+from store.idempotent import ROWCOUNT, insert_once, table_of
+from store.tables import CaseEventRow, CaseRow
+from workflows.messages import Stage, TimelineEvent
+
+# A case in one of these stages needs nobody's work (a resolved case may still be
+# reopened by the customer, but until then it waits for no one).
+FINISHED_STAGES: tuple[Stage, ...] = (Stage.RESOLVED, Stage.CLOSED)
+DEPARTMENT_STAGES: tuple[Stage, ...] = (
+    Stage.AWAITING_DEPARTMENT_PLAN,
+    Stage.AWAITING_DEPARTMENT_RESULT,
+)
+MAX_PAGE = 500
+
+
+def _case_values(snapshot: CaseSnapshot) -> dict[str, Any]:
+    data = snapshot.model_dump(mode="json")
+    return {
+        "case_id": snapshot.case_id,
+        "kind": snapshot.kind.value,
+        "channel": snapshot.channel,
+        "category": snapshot.category,
+        "product": snapshot.product,
+        "priority": snapshot.priority.value,
+        "customer_id": snapshot.customer_id,
+        "stage": snapshot.stage.value,
+        "owner": snapshot.owner,
+        "department": snapshot.department,
+        "opened_at": snapshot.opened_at,
+        "opened_by": snapshot.opened_by,
+        "closed_at": snapshot.closed_at,
+        "breached": snapshot.breached,
+        "escalation_level": snapshot.escalation_level,
+        "next_deadline": snapshot.next_deadline,
+        "policy_version": snapshot.policy_version,
+        "clocks": data["clocks"],
+    }
+
+
+def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | None = None) -> bool:
+    """Write the case's row; ``True`` if the snapshot was applied.
+
+    ``last_seq`` is the highest timeline sequence number the snapshot reflects. A
+    snapshot older than the stored one (a late retry of an earlier projection) is
+    ignored, so the register never moves a case backwards. ``None`` means the
+    snapshot cannot be ordered (it came with no events): it is applied and the
+    stored sequence number is kept.
+    """
+    table = table_of(CaseRow)
+    values = _case_values(snapshot)
+    values["updated_at"] = datetime.now(UTC)
+    values["last_seq"] = last_seq if last_seq is not None else 0
+    updated = [name for name in values if name != "case_id"]
+    if last_seq is None:
+        updated.remove("last_seq")
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        sqlite_insert = sqlite.insert(table).values(values)
+        sqlite_stmt = sqlite_insert.on_conflict_do_update(
+            index_elements=["case_id"],
+            set_={name: sqlite_insert.excluded[name] for name in updated},
+            where=(
+                table.c.last_seq <= sqlite_insert.excluded.last_seq
+                if last_seq is not None
+                else None
+            ),
+        )
+        return session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
+    if dialect == "postgresql":
+        pg_insert = postgresql.insert(table).values(values)
+        pg_stmt = pg_insert.on_conflict_do_update(
+            index_elements=["case_id"],
+            set_={name: pg_insert.excluded[name] for name in updated},
+            where=(
+                table.c.last_seq <= pg_insert.excluded.last_seq if last_seq is not None else None
+            ),
+        )
+        return session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
+    raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+
+
+def stored_last_seq(session: Session, *, case_id: str) -> int | None:
+    """The highest projected sequence number of a case (``None`` if not registered)."""
+    return session.exec(select(CaseRow.last_seq).where(CaseRow.case_id == case_id)).first()
+
+
+def add_case_events(session: Session, *, case_id: str, events: Sequence[TimelineEvent]) -> int:
+    """Store the timeline events not stored yet; returns how many were new."""
+    added = 0
+    for event in events:
+        row = CaseEventRow(
+            case_id=case_id,
+            seq=event.seq,
+            type=event.type,
+            at=event.at,
+            actor=event.actor,
+            detail=event.detail,
+            data=event.model_dump(mode="json")["data"],
+        )
+        added += insert_once(session, row)
+    return added
+
+
+def get_case_row(session: Session, *, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
+def list_case_events(session: Session, *, case_id: str, after_seq: int = -1) -> list[CaseEventRow]:
+    """The case's timeline in order (optionally only what follows ``after_seq``)."""
+    statement = (
+        select(CaseEventRow)
+        .where(CaseEventRow.case_id == case_id, CaseEventRow.seq > after_seq)
+        .order_by(col(CaseEventRow.seq))
+    )
+    return list(session.exec(statement).all())
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must not be negative, not {offset}")
+
+
+def _count(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
+    statement = select(func.count()).select_from(CaseRow).where(*conditions)
+    return session.exec(statement).one()
+
+
+def list_cases(
+    session: Session,
+    *,
+    kind: str | None = None,
+    channel: str | None = None,
+    stage: str | None = None,
+    department: str | None = None,
+    owner: str | None = None,
+    category: str | None = None,
+    product: str | None = None,
+    priority: str | None = None,
+    customer_id: str | None = None,
+    breached: bool | None = None,
+    opened_from: datetime | None = None,
+    opened_to: datetime | None = None,
+    open_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[CaseRow], int]:
+    """One page of the register, newest first, and how many cases match in all.
+
+    ``opened_from`` is inclusive, ``opened_to`` exclusive; ``open_only`` leaves out
+    resolved and closed cases.
+    """
+    _page(limit, offset)
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (CaseRow.kind, kind),
+        (CaseRow.channel, channel),
+        (CaseRow.stage, stage),
+        (CaseRow.department, department),
+        (CaseRow.owner, owner),
+        (CaseRow.category, category),
+        (CaseRow.product, product),
+        (CaseRow.priority, priority),
+        (CaseRow.customer_id, customer_id),
+    ):
+        if value is not None:
+            conditions.append(col(column) == value)
+    if breached is not None:
+        conditions.append(col(CaseRow.breached) == breached)
+    if opened_from is not None:
+        conditions.append(col(CaseRow.opened_at) >= opened_from)
+    if opened_to is not None:
+        conditions.append(col(CaseRow.opened_at) < opened_to)
+    if open_only:
+        conditions.append(col(CaseRow.stage).not_in([s.value for s in FINISHED_STAGES]))
+    statement = (
+        select(CaseRow)
+        .where(*conditions)
+        .order_by(col(CaseRow.opened_at).desc(), col(CaseRow.case_id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.exec(statement).all()), _count(session, conditions)
+
+
+def department_open_cases(
+    session: Session, *, department: str, limit: int = 50, offset: int = 0
+) -> tuple[list[CaseRow], int]:
+    """A department's queue (R3.5, R3.6): its cases waiting for a plan or a result,
+    the nearest deadline first."""
+    _page(limit, offset)
+    conditions: list[ColumnElement[bool]] = [
+        col(CaseRow.department) == department,
+        col(CaseRow.stage).in_([s.value for s in DEPARTMENT_STAGES]),
+    ]
+    statement = (
+        select(CaseRow)
+        .where(*conditions)
+        .order_by(
+            col(CaseRow.next_deadline).is_(None),
+            col(CaseRow.next_deadline),
+            col(CaseRow.opened_at),
+            col(CaseRow.case_id),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.exec(statement).all()), _count(session, conditions)
+
+
+def to_snapshot(row: CaseRow) -> CaseSnapshot:
+    """The register row as the typed snapshot the workflow wrote."""
+    return CaseSnapshot.model_validate(
+        {name: getattr(row, name) for name in CaseSnapshot.model_fields}
+    )

@@ -1,0 +1,57 @@
+"""Insert-once: the primitive every projection write is built on.
+
+A retried activity writes the same row again; the row's natural primary key turns
+the second write into a no-op instead of a duplicate or an error. One statement
+(``INSERT ... ON CONFLICT DO NOTHING``) on SQLite and PostgreSQL, so two attempts
+racing each other cannot both insert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+
+# Keep the row count of INSERTs too (by default SQLAlchemy only keeps it for UPDATE
+# and DELETE, and psycopg reports -1 once the cursor is closed).
+ROWCOUNT: dict[str, Any] = {"preserve_rowcount": True}
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+def row_values(row: SQLModel) -> dict[str, Any]:
+    """The row's column values, keyed by column name."""
+    return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}
+
+
+def insert_once(session: Session, row: SQLModel) -> bool:
+    """Insert ``row`` unless a row with its primary key exists; ``True`` if inserted."""
+    table = table_of(type(row))
+    values = row_values(row)
+    keys = [column.name for column in table.primary_key.columns]
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        sqlite_stmt = (
+            sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+        )
+        return session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
+    if dialect == "postgresql":
+        pg_stmt = (
+            postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+        )
+        return session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
+    # Other databases: a savepoint, so a duplicate leaves the outer transaction intact.
+    try:
+        with session.begin_nested():
+            session.exec(table.insert().values(values))
+    except IntegrityError:
+        return False
+    return True

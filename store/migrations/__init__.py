@@ -1,0 +1,1 @@
+"""Alembic migration scripts for the register (package data: shipped with the code)."""

