@@ -20,6 +20,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import CaseClosedError, CaseNotFoundError, EngineUnavailableError, temporal_errors
 from api.ids import case_id_for_key, random_case_id
+from workflows import visibility
 from workflows.case import CaseWorkflow, case_workflow_id
 from workflows.messages import Action, CaseOpenInput, CaseState
 
@@ -61,7 +62,9 @@ async def _start_or_join(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A case's ID is never reused: a closed case's workflow stays the case.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        static_summary=f"{intake.kind.value} {intake.case_id} via {intake.channel}",
+        static_summary=visibility.static_summary(intake),
+        static_details=visibility.static_details(intake),
+        search_attributes=visibility.initial_search_attributes(intake),
     )
     try:
         async with asyncio.timeout(ACTION_TIMEOUT.total_seconds()):

@@ -157,7 +157,10 @@ async def product_phase(
 
         if warmup:
             await run_clients(
-                Phase("warm-up"), cases=warmup, concurrency=warmup, flow=flow(Phase("w"), "w")
+                Phase("warm-up"),
+                cases=warmup,
+                concurrency=warmup,
+                flow=flow(Phase("w"), f"w{run_id}"),
             )
         phase = Phase("Product: HTTP API -> Temporal -> case worker (codec, register, ...)")
         meter.start()
@@ -214,7 +217,7 @@ async def bare_phase(
 
     if warmup:
         await run_clients(
-            Phase("warm-up"), cases=warmup, concurrency=warmup, flow=flow(Phase("w"), "w")
+            Phase("warm-up"), cases=warmup, concurrency=warmup, flow=flow(Phase("w"), f"w{run_id}")
         )
     phase = Phase("Bare: SDK -> Temporal -> BareCaseWorkflow (no-op activities)")
     meter.start()

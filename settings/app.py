@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     smtp_sender: str = Field(default="service@bank.example", alias="CASE_SMTP_SENDER")
     # "kid:base64key" pairs, comma separated; the first is the one that encrypts.
     codec_keys: str | None = Field(default=None, alias="CASE_CODEC_KEYS")
-    codec_cors_origins: str = Field(default="http://localhost:8233", alias="CASE_CODEC_CORS_ORIGINS")
+    codec_cors_origins: str = Field(
+        default="http://localhost:8233", alias="CASE_CODEC_CORS_ORIGINS"
+    )
 
     @property
     def channels(self) -> list[str]:

@@ -110,7 +110,9 @@ class EffectLog:
         return [n.template.value for n in self.customer]
 
     def alerts(self) -> list[tuple[str, str | None, str]]:
-        return [(s.kind.value, s.clock.value if s.clock else None, s.recipient_role) for s in self.staff]
+        return [
+            (s.kind.value, s.clock.value if s.clock else None, s.recipient_role) for s in self.staff
+        ]
 
 
 def case_worker(client: Client, task_queue: str, log: EffectLog) -> Worker:

@@ -15,7 +15,7 @@ from settings import Settings
 from stack.search_attributes import CASE_SEARCH_ATTRIBUTES
 
 # The register's fixtures (SQLite and PostgreSQL databases) live in their own module.
-pytest_plugins = ["tests.db_fixtures"] if (Path(__file__).parent / "db_fixtures.py").exists() else []
+pytest_plugins = ["tests.db_fixtures", "tests.api_fixtures"]
 
 BIN = Path(sys.executable).parent
 

@@ -86,9 +86,14 @@ def case_workflow_id(case_id: str) -> str:
 # Business errors that retrying cannot fix (DESIGN rule 3).
 NON_RETRYABLE = [
     "InvalidPolicy",
+    "InvalidDepartments",
     "InvalidCalendar",
+    "InvalidTimezone",
+    "InvalidDeadlineInput",
     "UnknownDepartment",
     "DepartmentRejected",
+    "NotificationRejected",
+    "RemedyNotApproved",
     "TemplateError",
 ]
 EFFECT_RETRY = RetryPolicy(
@@ -144,6 +149,9 @@ class CaseWorkflow:
         self._clock_changed = False
         self._effects_idle = True
         self._visible: dict[str, Any] = {}
+        self._publish = visibility.publishes_search_attributes(
+            workflow.info().typed_search_attributes
+        )
 
     # --- the main line -------------------------------------------------------------
 
@@ -383,7 +391,7 @@ class CaseWorkflow:
     def _refresh_visibility(self) -> None:
         """Search attributes and current details for supervisors in the Web UI."""
         values = visibility.search_values(self._case)
-        if values != self._visible:
+        if self._publish and values != self._visible:
             workflow.upsert_search_attributes(visibility.updates(values, self._visible))
             self._visible = values
         workflow.set_current_details(visibility.current_details(self._case))

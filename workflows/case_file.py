@@ -177,6 +177,8 @@ class CaseFile:
 
     def _customer(self, template: CustomerTemplate, seq: int, **params: str) -> None:
         params.setdefault("case_id", self.state.case_id)
+        if self.policy is not None:
+            params.setdefault("timezone", self.policy.timezone)
         self.effects.append(NotifyCustomer(template, params, seq))
 
     def start_clock(self, name: ClockName, *, now: datetime, deadline: datetime) -> None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from stack.search_attributes import (
     CASE_BREACHED,
@@ -25,7 +30,7 @@ from stack.search_attributes import (
     CASE_STAGE,
 )
 from workflows.clocks import LABELS, is_open
-from workflows.messages import ClockStatus, Stage
+from workflows.messages import CaseOpenInput, ClockStatus, Stage
 
 if TYPE_CHECKING:
     from workflows.case_file import CaseFile
@@ -58,6 +63,52 @@ WAITING_FOR: dict[Stage, str] = {
     Stage.RESOLVED: "the agent to close the case",
     Stage.CLOSED: "the customer's survey answer or the end of the reopen window",
 }
+
+
+def initial_search_attributes(intake: CaseOpenInput) -> TypedSearchAttributes:
+    """Set when the case starts, so it is findable before its first task runs.
+
+    The workflow keeps them current only when it was started with them: a server
+    without the case attributes registered (the time-skipping test server has no
+    operator service) would otherwise fail every workflow task.
+    """
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(CASE_KIND, intake.kind.value),
+            SearchAttributePair(CASE_CHANNEL, intake.channel),
+            SearchAttributePair(CASE_STAGE, Stage.RECEIVED.value),
+            SearchAttributePair(CASE_PRIORITY, intake.priority.value),
+            SearchAttributePair(CASE_CATEGORY, intake.category),
+            SearchAttributePair(CASE_BREACHED, False),
+            SearchAttributePair(CASE_ESCALATION_LEVEL, 0),
+        ]
+    )
+
+
+def publishes_search_attributes(attributes: TypedSearchAttributes) -> bool:
+    return attributes.get(CASE_KIND) is not None
+
+
+def static_summary(intake: CaseOpenInput) -> str:
+    """The Web UI's one-line summary of the case, fixed at start (no personal data)."""
+    return (
+        f"{intake.kind.value.title()} {intake.case_id} · {intake.channel} · "
+        f"{intake.category} · {intake.priority.value}"
+    )
+
+
+def static_details(intake: CaseOpenInput) -> str:
+    """Fixed details: what the case is about, for a supervisor opening it."""
+    return "\n".join(
+        [
+            f"**{intake.kind.value.title()} {intake.case_id}**",
+            f"- Channel: {intake.channel}",
+            f"- Category: {intake.category}",
+            f"- Product: {intake.product or '-'}",
+            f"- Priority: {intake.priority.value}",
+            f"- Opened by: {intake.opened_by}",
+        ]
+    )
 
 
 def search_values(case: CaseFile) -> dict[str, Any]:
