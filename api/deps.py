@@ -12,6 +12,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.auth import Principal, Role, TokenTable
+from codec.http import codec_cors_origins
 from settings.app import Settings
 from store.db import session_scope
 
@@ -88,6 +89,30 @@ DepartmentActor = Annotated[
 ]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
 supervisor_only = require_roles(Role.SUPERVISOR)
+
+
+def codec_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Who may decode personal data: supervisors, by bearer token.
+
+    One development-only exception: the dev stack's Web UI runs without single sign-on,
+    so it cannot send a token. In ``development`` a token-less call from a configured
+    Web UI origin is let through; a wrong or non-supervisor token is still refused, and
+    outside development a token is always required (put the UI behind SSO that passes
+    the supervisor's access token).
+    """
+    settings: Settings = request.app.state.settings
+    origin = request.headers.get("origin")
+    if (
+        credentials is None
+        and settings.environment == "development"
+        and origin is not None
+        and origin in codec_cors_origins(settings)
+    ):
+        return None
+    return supervisor_only(get_current_user(request, credentials))
 
 
 def ensure_department_scope(user: Principal, department: str | None) -> None:

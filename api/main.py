@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import load_tokens
-from api.deps import supervisor_only
+from api.deps import codec_caller
 from api.errors import install_error_handlers
 from api.routes import actions, cases, departments, health
 from codec.converter import connect_client
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(actions.router)
     app.include_router(departments.router)
     # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
-    app.include_router(build_codec_router(supervisor_only, settings=settings))
+    app.include_router(build_codec_router(codec_caller, settings=settings))
     add_codec_cors(app, settings)
     return app
 

@@ -53,7 +53,12 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if not self.codec_keys:
                 raise ValueError("CASE_CODEC_KEYS must be set in production")
-            if DEV_CODEC_KEY_MARKER in self.codec_keys:
+            # Imported here: codec.keys imports this module for the marker.
+            from codec.keys import parse_codec_keys
+
+            if any(
+                k.kid.startswith(DEV_CODEC_KEY_MARKER) for k in parse_codec_keys(self.codec_keys)
+            ):
                 raise ValueError("CASE_CODEC_KEYS holds a development key; set real keys")
             if self.api_tokens_file is None:
                 raise ValueError("CASE_API_TOKENS_FILE must be set in production")
