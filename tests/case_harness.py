@@ -106,6 +106,10 @@ class EffectLog:
             record_feedback,
         ]
 
+    def projected_upto(self) -> int:
+        """The last timeline event the register has been sent (0 before the first)."""
+        return max((e.seq for p in self.progress for e in p.events), default=0)
+
     def templates(self) -> list[str]:
         return [n.template.value for n in self.customer]
 

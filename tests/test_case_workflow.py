@@ -6,6 +6,7 @@ policy and calendar activities are real.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -109,3 +110,29 @@ async def test_action_that_does_not_fit_is_rejected_and_leaves_no_trace(
         assert "final reply" in cause.message
         after = await handle.query(CaseWorkflow.get_state)
         assert after == before
+
+
+async def test_rejected_update_writes_nothing_to_history(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """On the real dev server a validator's rejection adds no event: the history a
+    regulator reads holds only actions that were taken."""
+    env, log = dev_env, EffectLog()
+    async with case_worker(env.client, task_queue, log):
+        handle = await open_case(env.client, task_queue, intake(new_id()))
+        await handle.execute_update(CaseWorkflow.confirm_intake)
+        # Let the intake's effects (notification, register projection) finish first.
+        for _ in range(100):
+            if log.progress:
+                break
+            await asyncio.sleep(0.05)
+        before = [e.event_type for e in (await handle.fetch_history()).events]
+        for action, input in (
+            (CaseWorkflow.answer, AnswerInput(actor="agent-li", answer="done")),
+            (CaseWorkflow.close, CloseInput(actor="agent-li")),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError):
+                await handle.execute_update(action, input)  # type: ignore[arg-type]
+        after = [e.event_type for e in (await handle.fetch_history()).events]
+        assert after == before
+        await handle.terminate("test over")

@@ -4,6 +4,8 @@ a case end to end, and stops every child on Ctrl-C or when one of them dies."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import re
 import signal
@@ -261,6 +263,27 @@ async def test_make_run_serves_cases_and_stops_everything_on_ctrl_c(
             break
         await asyncio.sleep(0.2)
     assert listed == [workflow_id]
+
+    # The Web UI shows it: its own HTTP API (what the browser page calls) serves the
+    # case's history encrypted, and the page decodes it through the API's codec.
+    ui = f"http://127.0.0.1:{stack.ui_port}"
+    async with httpx.AsyncClient(timeout=10) as browser:
+        history = await browser.get(
+            f"{ui}/api/v1/namespaces/default/workflows/{workflow_id}/history"
+        )
+        assert history.status_code == 200, history.text
+        started = history.json()["history"]["events"][0]["workflowExecutionStartedEventAttributes"]
+        payloads = started["input"]["payloads"]
+        customer = str(COMPLAINT["customer"]["name"])  # type: ignore[index]
+        assert customer not in json.dumps(payloads)
+        decoded = await browser.post(
+            f"{stack.api_url}/codec/decode",
+            json={"payloads": payloads},
+            headers={"Origin": ui, "x-namespace": "default", "content-type": "application/json"},
+        )
+        assert decoded.status_code == 200, decoded.text
+        clear = base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
+        assert customer in clear
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.wait_exit(STOP_TIMEOUT) == 0, stack.output

@@ -629,11 +629,11 @@ class CaseFile:
             clocks.extend_paused(clock, by=input.by)
         else:
             assert clock.deadline is not None
-            clocks.extend_to(clock, new_deadline=clock.deadline + input.by)
+            clocks.extend_to(clock, new_deadline=clock.deadline + input.by, now=now)
         self._record_extension(input, now)
 
     def extend_to(self, input: ExtendClockInput, new_deadline: datetime, *, now: datetime) -> None:
-        clocks.extend_to(self.state.clocks[input.clock], new_deadline=new_deadline)
+        clocks.extend_to(self.state.clocks[input.clock], new_deadline=new_deadline, now=now)
         self._record_extension(input, now)
         self.refresh_summary()
 

@@ -99,20 +99,36 @@ def pause(clock: ClockView, *, now: datetime) -> None:
     _place_warning(clock)
 
 
+def _rearm_warning(clock: ClockView, *, now: datetime) -> None:
+    """After an extension, a clock that has already warned warns again before its new
+    deadline, if that warning time is still ahead (the lead stays the same)."""
+    lead = clock.warning_lead
+    if clock.warned and clock.deadline is not None and lead is not None:
+        clock.warned = clock.deadline - lead <= now
+
+
 def resume(clock: ClockView, *, now: datetime) -> None:
-    """Resume with the time that was left; the warning keeps its lead on the deadline."""
+    """Resume with the time that was left; the warning keeps its lead on the deadline.
+
+    A clock that warned before its pause warns again only if it was extended while
+    paused far enough for the new warning time to lie ahead."""
     assert clock.remaining_when_paused is not None
     clock.deadline = now + clock.remaining_when_paused
     clock.remaining_when_paused = None
     clock.status = ClockStatus.RUNNING
+    _rearm_warning(clock, now=now)
     _place_warning(clock)
 
 
-def extend_to(clock: ClockView, *, new_deadline: datetime) -> None:
-    """Move a running clock's deadline; the warning moves with it."""
+def extend_to(clock: ClockView, *, new_deadline: datetime, now: datetime) -> None:
+    """Move a running clock's deadline; the warning moves with it.
+
+    If the clock has already warned and the moved warning time is still ahead, it
+    warns again then: the handler hears before the new deadline too."""
     assert clock.deadline is not None
     clock.deadline = new_deadline
     clock.extensions += 1
+    _rearm_warning(clock, now=now)
     _place_warning(clock)
 
 

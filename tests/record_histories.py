@@ -1,0 +1,480 @@
+"""Record finished cases' histories for the replay tests (DESIGN rule 6).
+
+    python -m tests.record_histories            # every scenario
+    python -m tests.record_histories NAME ...   # only these
+
+Each scenario runs one case on the time-skipping test server (days of deadlines pass
+in moments) until its workflow *completes*, then writes the history with
+``WorkflowHistory.to_json()`` to ``tests/histories/<name>.json``. The converter is the
+plain pydantic one, without the codec, so the files can be read and diffed.
+
+The case is opened as the API opens it (update-with-start, with the initial search
+attributes and the static summary), so the history holds the same commands a
+production case does, search attribute upserts included. The policy and calendar
+activities are the real ones on the built-in ``default.toml``; the side effects are
+the stand-ins of ``tests/case_harness.py``.
+
+When the workflow changes on purpose (behind ``workflow.patched``), keep the old
+files: ``tests/test_replay.py`` replays every ``*.json`` in the folder, and old
+histories are the proof that cases already running still replay. Rename an old file
+(``complaint_full.v1.json``) before recording its scenario again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.workflow import UpdateMethodMultiParam
+
+from policy.model import ClockName
+from stack.search_attributes import CASE_SEARCH_ATTRIBUTES
+from tests.case_harness import EffectLog, case_worker, intake
+from tests.conftest import binary
+from tests.db_fixtures import environment
+from workflows import visibility
+from workflows.case import CaseWorkflow, case_workflow_id
+from workflows.messages import (
+    AcknowledgeInput,
+    Action,
+    AnswerInput,
+    ApproveRemedyInput,
+    AssignOwnerInput,
+    CaseKind,
+    CaseOpenInput,
+    CaseState,
+    CloseInput,
+    CustomerUpdateInput,
+    DepartmentPlanInput,
+    DepartmentResultInput,
+    EscalateInput,
+    ExtendClockInput,
+    FeedbackInput,
+    FinalReplyInput,
+    InvestigationInput,
+    NoteInput,
+    PauseClockInput,
+    ProposeRemedyInput,
+    RemedyKind,
+    ReopenInput,
+    ResumeClockInput,
+    Stage,
+    TransferInput,
+)
+
+HISTORIES = Path(__file__).parent / "histories"
+TASK_QUEUE = "record-histories"
+# Past the survey (7 days) and the reopen window (14 days) of the default policy.
+UNTIL_FINISHED = timedelta(days=15)
+SIGNAL_WAIT_SECONDS = 10.0
+
+ActionT = TypeVar("ActionT", bound=Action)
+
+
+@dataclass
+class Case:
+    """One case being walked through a scenario on the time-skipping server."""
+
+    env: WorkflowEnvironment
+    handle: WorkflowHandle[CaseWorkflow, CaseState]
+
+    async def act(
+        self, update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState], input: ActionT
+    ) -> CaseState:
+        """An update, as the API sends it."""
+        return await self.handle.execute_update(update, input)
+
+    async def state(self) -> CaseState:
+        return await self.handle.query(CaseWorkflow.get_state)
+
+    async def signal(self, name: str, *args: Any) -> CaseState:
+        """A signal, as the Web UI sends it (a JSON object), waited on until the case's
+        timeline shows it was handled (applied or rejected)."""
+        before = len((await self.state()).timeline)
+        await self.handle.signal(name, args=list(args))
+        async with asyncio.timeout(SIGNAL_WAIT_SECONDS):
+            while True:
+                state = await self.state()
+                if len(state.timeline) > before:
+                    return state
+                await asyncio.sleep(0.05)
+
+    async def sleep(self, duration: timedelta) -> None:
+        """Let the case's own timers run for ``duration`` of server time."""
+        await self.env.sleep(duration)
+
+
+def expect(condition: bool, what: str) -> None:
+    """A scenario that did not go as described must not be recorded as if it had."""
+    if not condition:
+        raise RuntimeError(f"scenario went wrong: {what}")
+
+
+def events(state: CaseState) -> list[str]:
+    return [e.type for e in state.timeline]
+
+
+async def inquiry_answered(case: Case) -> None:
+    """R3.3: a simple question answered at once, closed, the survey answered."""
+    state = await case.act(
+        CaseWorkflow.answer, AnswerInput(actor="li.na", answer="Your new card ships on Monday.")
+    )
+    expect(state.stage is Stage.RESOLVED, "answer resolves")
+    await case.act(CaseWorkflow.close, CloseInput(actor="li.na"))
+    state = await case.act(
+        CaseWorkflow.record_feedback,
+        FeedbackInput(actor="customer", score=5, comment="Quick and clear"),
+    )
+    expect(state.feedback is not None, "feedback recorded")
+
+
+async def inquiry_transferred(case: Case) -> None:
+    """R3.4-R3.7: transferred to a department, its plan and result, the customer told;
+    the survey is left to lapse."""
+    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(
+        CaseWorkflow.transfer,
+        TransferInput(actor="li.na", department="cards", reason="Disputed annual fee"),
+    )
+    await case.act(
+        CaseWorkflow.update_customer,
+        CustomerUpdateInput(actor="li.na", message="Card Services is looking into it."),
+    )
+    state = await case.act(
+        CaseWorkflow.record_department_plan,
+        DepartmentPlanInput(actor="cards-desk", plan="Check the waiver against the fee run."),
+    )
+    expect(state.stage is Stage.AWAITING_DEPARTMENT_RESULT, "plan recorded")
+    await case.act(
+        CaseWorkflow.record_department_result,
+        DepartmentResultInput(actor="cards-desk", result="Fee reversed on 3 March."),
+    )
+    state = await case.act(
+        CaseWorkflow.update_customer,
+        CustomerUpdateInput(actor="li.na", message="The fee has been reversed."),
+    )
+    expect(state.stage is Stage.RESOLVED, "customer update resolves the inquiry")
+    await case.act(CaseWorkflow.close, CloseInput(actor="li.na"))
+
+
+async def complaint_full(case: Case) -> None:
+    """R4: owner, investigation, a department's help, remedies (one needing approval),
+    final reply, close, reopen, the second round, close again, survey answered."""
+    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    state = await case.act(
+        CaseWorkflow.assign_owner, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
+    )
+    expect(state.stage is Stage.INVESTIGATING, "owner starts the investigation")
+    await case.act(CaseWorkflow.add_note, NoteInput(actor="zhang.wei", note="Called the customer."))
+    await case.act(
+        CaseWorkflow.record_investigation,
+        InvestigationInput(actor="zhang.wei", findings="The waiver was not applied."),
+    )
+    await case.act(
+        CaseWorkflow.transfer,
+        TransferInput(actor="zhang.wei", department="cards", reason="Reverse the fee"),
+    )
+    await case.act(
+        CaseWorkflow.record_department_result,
+        DepartmentResultInput(actor="cards-desk", result="Fee reversed."),
+    )
+    state = await case.act(
+        CaseWorkflow.update_customer,
+        CustomerUpdateInput(actor="zhang.wei", message="The fee has been reversed."),
+    )
+    expect(state.stage is Stage.AWAITING_FINAL_REPLY, "back to the final reply")
+    await case.act(
+        CaseWorkflow.propose_remedy,
+        ProposeRemedyInput(
+            actor="zhang.wei",
+            kind=RemedyKind.FEE_REFUND,
+            description="Annual fee refund",
+            amount=Decimal("120.00"),
+        ),
+    )
+    state = await case.act(
+        CaseWorkflow.propose_remedy,
+        ProposeRemedyInput(
+            actor="zhang.wei",
+            kind=RemedyKind.COMPENSATION,
+            description="Goodwill compensation",
+            amount=Decimal("800.00"),
+        ),
+    )
+    pending = state.remedies[-1]
+    await case.act(
+        CaseWorkflow.decide_remedy,
+        ApproveRemedyInput(actor="wang.fang", remedy_id=pending.remedy_id),
+    )
+    await case.act(
+        CaseWorkflow.send_final_reply,
+        FinalReplyInput(actor="zhang.wei", reply="The fee is refunded with compensation."),
+    )
+    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+    state = await case.act(
+        CaseWorkflow.reopen, ReopenInput(actor="customer", reason="Charged again this month")
+    )
+    expect(state.stage is Stage.RECEIVED, "reopened")
+    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(
+        CaseWorkflow.record_investigation,
+        InvestigationInput(actor="zhang.wei", findings="The waiver flag was reset."),
+    )
+    await case.act(
+        CaseWorkflow.send_final_reply,
+        FinalReplyInput(actor="zhang.wei", reply="The waiver is fixed for good."),
+    )
+    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+    await case.act(CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=4))
+
+
+async def complaint_clocks(case: Case) -> None:
+    """R2.1, R8: clocks warn, breach and climb the escalation ladder; a clock paused,
+    resumed and extended (by a duration and by working days); a manual escalation."""
+    await case.sleep(timedelta(minutes=4, seconds=30))  # first-response warning at 4 min
+    await case.sleep(timedelta(hours=5))  # breach at 5 min, rungs 2 and 3 two hours apart
+    state = await case.state()
+    clock = state.clocks[ClockName.FIRST_RESPONSE]
+    expect(clock.escalation_level == 3, "first response escalated to the top")
+    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(
+        CaseWorkflow.assign_owner, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
+    )
+    await case.act(
+        CaseWorkflow.pause_clock,
+        PauseClockInput(
+            actor="wang.fang", clock=ClockName.INVESTIGATION, reason="Customer abroad"
+        ),
+    )
+    await case.sleep(timedelta(days=1))
+    await case.act(
+        CaseWorkflow.resume_clock,
+        ResumeClockInput(actor="wang.fang", clock=ClockName.INVESTIGATION),
+    )
+    await case.act(
+        CaseWorkflow.extend_clock,
+        ExtendClockInput(
+            actor="wang.fang",
+            clock=ClockName.INVESTIGATION,
+            by=timedelta(hours=12),
+            reason="Waiting for statements",
+        ),
+    )
+    await case.act(
+        CaseWorkflow.extend_clock,
+        ExtendClockInput(
+            actor="wang.fang",
+            clock=ClockName.FINAL_REPLY,
+            working_days=2,
+            reason="Statements from the archive",
+        ),
+    )
+    await case.act(
+        CaseWorkflow.escalate, EscalateInput(actor="wang.fang", reason="Customer called twice")
+    )
+    await case.sleep(timedelta(days=3))  # the investigation warns, breaches, escalates
+    state = await case.state()
+    expect(
+        state.clocks[ClockName.INVESTIGATION].escalation_level >= 2, "investigation escalated"
+    )
+    await case.act(
+        CaseWorkflow.record_investigation,
+        InvestigationInput(actor="zhang.wei", findings="Statement error", upheld=True),
+    )
+    await case.act(
+        CaseWorkflow.send_final_reply,
+        FinalReplyInput(actor="zhang.wei", reply="The statement has been corrected."),
+    )
+    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+
+
+async def rejected_signals(case: Case) -> None:
+    """Signals from systems and the Web UI that do not fit are recorded as rejected and
+    never fail the case; the case is then handled entirely by signals."""
+    await case.signal("frobnicate", {"actor": "wang.fang"})
+    await case.signal("assign_owner", {"actor": "wang.fang"})
+    await case.signal("record_feedback", {"actor": "customer", "score": "excellent"})
+    await case.signal("add_note", {"actor": "wang.fang", "note": "x", "colour": "red"})
+    await case.signal("add_note", "just text")
+    await case.signal("escalate", {"actor": "wang.fang", "reason": "a"}, {"extra": 1})
+    await case.signal("close", {"actor": "li.na"})
+    state = await case.state()
+    expect(events(state).count("signal_rejected") == 7, "seven signals rejected")
+    await case.signal("acknowledge", {"actor": "li.na"})
+    await case.signal("answer", {"actor": "li.na", "answer": "Limits reset at midnight."})
+    await case.signal("close", {"actor": "li.na"})
+    state = await case.signal("record_feedback", {"actor": "customer", "score": 3})
+    expect(state.stage is Stage.CLOSED and state.feedback is not None, "closed by signals")
+
+
+Scenario = Callable[[Case], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A scenario, the case it opens, and the timeline events it must have produced."""
+
+    scenario: Scenario
+    kind: CaseKind
+    covers: frozenset[str]
+
+
+SCENARIOS: dict[str, Recording] = {
+    "inquiry_answered": Recording(
+        inquiry_answered,
+        CaseKind.INQUIRY,
+        frozenset({"answered", "closed", "feedback_received"}),
+    ),
+    "inquiry_transferred": Recording(
+        inquiry_transferred,
+        CaseKind.INQUIRY,
+        frozenset(
+            {
+                "transferred",
+                "department_plan_received",
+                "department_result_received",
+                "customer_updated",
+                "survey_expired",
+            }
+        ),
+    ),
+    "complaint_full": Recording(
+        complaint_full,
+        CaseKind.COMPLAINT,
+        frozenset(
+            {
+                "owner_assigned",
+                "investigation_recorded",
+                "remedy_proposed",
+                "remedy_approved",
+                "final_reply_sent",
+                "reopened",
+                "feedback_received",
+            }
+        ),
+    ),
+    "complaint_clocks": Recording(
+        complaint_clocks,
+        CaseKind.COMPLAINT,
+        frozenset(
+            {
+                "clock_warning",
+                "clock_breached",
+                "clock_escalated",
+                "clock_paused",
+                "clock_resumed",
+                "clock_extended",
+                "escalated",
+            }
+        ),
+    ),
+    "rejected_signals": Recording(
+        rejected_signals, CaseKind.INQUIRY, frozenset({"signal_rejected", "answered"})
+    ),
+}
+
+
+async def register_case_attributes(client: Client) -> None:
+    """The test server has no ListSearchAttributes, so ``register_search_attributes``
+    cannot be used; it does take AddSearchAttributes."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+                for key in CASE_SEARCH_ATTRIBUTES
+            },
+        )
+    )
+
+
+async def open_as_the_api_does(
+    client: Client, input: CaseOpenInput
+) -> WorkflowHandle[CaseWorkflow, CaseState]:
+    """Update-with-start, as ``api.engine`` opens a case."""
+    start = WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        input,
+        id=case_workflow_id(input.case_id),
+        task_queue=TASK_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=visibility.static_summary(input),
+        static_details=visibility.static_details(input),
+        search_attributes=visibility.initial_search_attributes(input),
+    )
+    receipt = await client.execute_update_with_start_workflow(
+        CaseWorkflow.confirm_intake, start_workflow_operation=start
+    )
+    expect(receipt.first, "the case was opened by this call")
+    return await start.workflow_handle()
+
+
+async def record(env: WorkflowEnvironment, name: str, out: Path) -> Path:
+    recording = SCENARIOS[name]
+    log = EffectLog()
+    async with case_worker(env.client, TASK_QUEUE, log):
+        case_id = f"REPLAY-{name.upper().replace('_', '-')}"
+        handle = await open_as_the_api_does(env.client, intake(case_id, recording.kind))
+        case = Case(env, handle)
+        await recording.scenario(case)
+        await case.sleep(UNTIL_FINISHED)
+        # Returns only once the workflow has completed (the test server's describe
+        # cannot be used: it garbles Datetime search attributes).
+        async with asyncio.timeout(30):
+            final = await handle.result()
+        missing = recording.covers - set(events(final))
+        expect(not missing, f"events missing from {name}: {sorted(missing)}")
+        history = await handle.fetch_history()
+    path = out / f"{name}.json"
+    path.write_text(history.to_json() + "\n", encoding="utf-8")
+    return path
+
+
+async def record_all(names: Sequence[str], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    # The built-in policy and departments, whatever the caller's environment says.
+    with environment(CASE_POLICY_FILE=None, CASE_DEPARTMENTS_FILE=None):
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=binary("temporal-test-server"),
+            data_converter=pydantic_data_converter,
+        )
+        async with env:
+            await register_case_attributes(env.client)
+            return [await record(env, name, out) for name in names]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.record_histories", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(SCENARIOS))
+    parser.add_argument("--out", type=Path, default=HISTORIES, help="folder to write to")
+    args = parser.parse_args(argv)
+    names: list[str] = args.names or list(SCENARIOS)
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+    for path in asyncio.run(record_all(names, args.out)):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
