@@ -1,16 +1,15 @@
 """Request and response models of the HTTP API, one family per entity.
 
-Action bodies mirror the workflow's update inputs without ``actor``: the actor is the
-token's user (R2.2), so a body cannot record an action in someone else's name.
+Action bodies are the workflow's own (``workflows.messages``: each update input is its
+body plus ``actor``); the actor is the token's user (R2.2), so a body cannot record an
+action in someone else's name.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Annotated
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from workflows.messages import (
     CaseKind,
@@ -18,7 +17,6 @@ from workflows.messages import (
     Customer,
     Name,
     Priority,
-    RemedyKind,
     Stage,
     Text,
 )
@@ -93,94 +91,6 @@ class StuckCaseList(BaseModel):
 
 
 # --- actions -----------------------------------------------------------------------------
-
-
-class AcknowledgeBody(_Body):
-    note: str | None = None
-
-
-class AnswerBody(_Body):
-    answer: Text
-
-
-class TransferBody(_Body):
-    department: Name
-    reason: Text
-
-
-class DepartmentPlanBody(_Body):
-    plan: Text
-
-
-class DepartmentResultBody(_Body):
-    result: Text
-
-
-class CustomerUpdateBody(_Body):
-    message: Text
-
-
-class AssignBody(_Body):
-    owner: Name
-    reason: str | None = None
-
-
-class InvestigationBody(_Body):
-    findings: Text
-    upheld: bool = True
-
-
-class RemedyCreate(_Body):
-    kind: RemedyKind
-    description: Text
-    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
-
-
-class RemedyDecision(_Body):
-    approve: bool = True
-    reason: str | None = None
-
-
-class ReplyBody(_Body):
-    reply: Text
-
-
-class CloseBody(_Body):
-    reason: str | None = None
-
-
-class ReopenBody(_Body):
-    reason: Text
-
-
-class FeedbackCreate(_Body):
-    score: int = Field(ge=1, le=5)
-    comment: str | None = None
-
-
-class ClockExtension(_Body):
-    """Either a duration (ISO 8601, e.g. ``PT4H``, or seconds) or working days."""
-
-    by: timedelta | None = None
-    working_days: int | None = Field(default=None, ge=1, le=60)
-    reason: Text
-
-
-class ClockPause(_Body):
-    reason: Text
-
-
-class ClockResume(_Body):
-    reason: str | None = None
-
-
-class EscalateBody(_Body):
-    reason: Text
-
-
-class NoteCreate(_Body):
-    note: Text
 
 
 # --- health ------------------------------------------------------------------------------

@@ -98,104 +98,184 @@ class CaseOpenInput(BaseModel):
 
 
 # --- handler actions (updates, and the same as signals) ------------------------------
+# Each action is a body (what the handler says; the HTTP API's request body) plus the
+# actor (who said it; the API takes it from the caller's token, never from the body).
 
 
-class Action(BaseModel):
-    """Every handler action names who did it; the timeline records that name."""
+class ActionBody(BaseModel):
+    """Unknown fields are refused, so a misspelt field is an error, not silently lost."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Action(ActionBody):
+    """Every handler action names who did it; the timeline records that name."""
 
     actor: Name
 
 
-class AcknowledgeInput(Action):
+class AcknowledgeBody(ActionBody):
     note: str | None = None
 
 
-class AnswerInput(Action):
+class AcknowledgeInput(AcknowledgeBody, Action):
+    pass
+
+
+class AnswerBody(ActionBody):
     answer: Text
 
 
-class TransferInput(Action):
+class AnswerInput(AnswerBody, Action):
+    pass
+
+
+class TransferBody(ActionBody):
     department: Name
     reason: Text
 
 
-class DepartmentPlanInput(Action):
+class TransferInput(TransferBody, Action):
+    pass
+
+
+class DepartmentPlanBody(ActionBody):
     plan: Text
 
 
-class DepartmentResultInput(Action):
+class DepartmentPlanInput(DepartmentPlanBody, Action):
+    pass
+
+
+class DepartmentResultBody(ActionBody):
     result: Text
 
 
-class CustomerUpdateInput(Action):
+class DepartmentResultInput(DepartmentResultBody, Action):
+    pass
+
+
+class CustomerUpdateBody(ActionBody):
     message: Text
 
 
-class AssignOwnerInput(Action):
+class CustomerUpdateInput(CustomerUpdateBody, Action):
+    pass
+
+
+class AssignOwnerBody(ActionBody):
     owner: Name
     reason: str | None = None
 
 
-class InvestigationInput(Action):
+class AssignOwnerInput(AssignOwnerBody, Action):
+    pass
+
+
+class InvestigationBody(ActionBody):
     findings: Text
     upheld: bool = True
 
 
-class ProposeRemedyInput(Action):
+class InvestigationInput(InvestigationBody, Action):
+    pass
+
+
+class ProposeRemedyBody(ActionBody):
     kind: RemedyKind
     description: Text
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    currency: str = "CNY"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
 
 
-class ApproveRemedyInput(Action):
-    remedy_id: str
+class ProposeRemedyInput(ProposeRemedyBody, Action):
+    pass
+
+
+class RemedyDecisionBody(ActionBody):
     approve: bool = True
     reason: str | None = None
 
 
-class FinalReplyInput(Action):
+class ApproveRemedyInput(RemedyDecisionBody, Action):
+    remedy_id: str
+
+
+class FinalReplyBody(ActionBody):
     reply: Text
 
 
-class CloseInput(Action):
+class FinalReplyInput(FinalReplyBody, Action):
+    pass
+
+
+class CloseBody(ActionBody):
     reason: str | None = None
 
 
-class ReopenInput(Action):
+class CloseInput(CloseBody, Action):
+    pass
+
+
+class ReopenBody(ActionBody):
     reason: Text
 
 
-class FeedbackInput(Action):
+class ReopenInput(ReopenBody, Action):
+    pass
+
+
+class FeedbackBody(ActionBody):
     score: int = Field(ge=1, le=5)
     comment: str | None = None
 
 
-class ExtendClockInput(Action):
-    clock: ClockName
+class FeedbackInput(FeedbackBody, Action):
+    pass
+
+
+class ExtendClockBody(ActionBody):
+    """Either a duration (ISO 8601, e.g. ``PT4H``) or a number of working days."""
+
     by: timedelta | None = None
     working_days: int | None = Field(default=None, ge=1, le=60)
     reason: Text
 
 
-class PauseClockInput(Action):
+class ExtendClockInput(ExtendClockBody, Action):
     clock: ClockName
+
+
+class PauseClockBody(ActionBody):
     reason: Text
 
 
-class ResumeClockInput(Action):
+class PauseClockInput(PauseClockBody, Action):
     clock: ClockName
+
+
+class ResumeClockBody(ActionBody):
     reason: str | None = None
 
 
-class EscalateInput(Action):
+class ResumeClockInput(ResumeClockBody, Action):
+    clock: ClockName
+
+
+class EscalateBody(ActionBody):
     reason: Text
 
 
-class NoteInput(Action):
+class EscalateInput(EscalateBody, Action):
+    pass
+
+
+class NoteBody(ActionBody):
     note: Text
+
+
+class NoteInput(NoteBody, Action):
+    pass
 
 
 # --- what the case shows ---------------------------------------------------------------

@@ -27,6 +27,7 @@ from stack.search_attributes import (
     CASE_OWNER,
     CASE_POLICY_VERSION,
     CASE_PRIORITY,
+    CASE_SEARCH_ATTRIBUTES,
     CASE_STAGE,
 )
 from workflows.clocks import LABELS, is_open
@@ -35,22 +36,7 @@ from workflows.messages import CaseOpenInput, ClockStatus, Stage
 if TYPE_CHECKING:
     from workflows.case_file import CaseFile
 
-_KEYS: dict[str, SearchAttributeKey[Any]] = {
-    key.name: key
-    for key in (
-        CASE_KIND,
-        CASE_CHANNEL,
-        CASE_STAGE,
-        CASE_DEPARTMENT,
-        CASE_OWNER,
-        CASE_PRIORITY,
-        CASE_CATEGORY,
-        CASE_POLICY_VERSION,
-        CASE_BREACHED,
-        CASE_NEXT_DEADLINE,
-        CASE_ESCALATION_LEVEL,
-    )
-}
+_KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in CASE_SEARCH_ATTRIBUTES}
 
 WAITING_FOR: dict[Stage, str] = {
     Stage.RECEIVED: "an agent's first response",

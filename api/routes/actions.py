@@ -23,51 +23,49 @@ from api.deps import (
     Supervisor,
     ensure_department_scope,
 )
-from api.models import (
-    AcknowledgeBody,
-    AnswerBody,
-    AssignBody,
-    CasePublic,
-    ClockExtension,
-    ClockPause,
-    ClockResume,
-    CloseBody,
-    CustomerUpdateBody,
-    DepartmentPlanBody,
-    DepartmentResultBody,
-    EscalateBody,
-    FeedbackCreate,
-    InvestigationBody,
-    NoteCreate,
-    RemedyCreate,
-    RemedyDecision,
-    ReopenBody,
-    ReplyBody,
-    TransferBody,
-)
+from api.models import CasePublic
 from api.routes.common import CaseId, build
 from policy.model import ClockName
 from workflows.case import CaseWorkflow
 from workflows.messages import (
+    AcknowledgeBody,
     AcknowledgeInput,
+    AnswerBody,
     AnswerInput,
     ApproveRemedyInput,
+    AssignOwnerBody,
     AssignOwnerInput,
     CaseState,
+    CloseBody,
     CloseInput,
+    CustomerUpdateBody,
     CustomerUpdateInput,
+    DepartmentPlanBody,
     DepartmentPlanInput,
+    DepartmentResultBody,
     DepartmentResultInput,
+    EscalateBody,
     EscalateInput,
+    ExtendClockBody,
     ExtendClockInput,
+    FeedbackBody,
     FeedbackInput,
+    FinalReplyBody,
     FinalReplyInput,
+    InvestigationBody,
     InvestigationInput,
+    NoteBody,
     NoteInput,
+    PauseClockBody,
     PauseClockInput,
+    ProposeRemedyBody,
     ProposeRemedyInput,
+    RemedyDecisionBody,
+    ReopenBody,
     ReopenInput,
+    ResumeClockBody,
     ResumeClockInput,
+    TransferBody,
     TransferInput,
 )
 
@@ -226,7 +224,7 @@ async def customer_update(
 @router.post("/assign", response_model=CasePublic)
 async def assign(
     case_id: CaseId,
-    body: AssignBody,
+    body: AssignOwnerBody,
     user: Handler,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -268,7 +266,7 @@ async def investigation(
 @router.post("/remedies", response_model=CasePublic)
 async def propose_remedy(
     case_id: CaseId,
-    body: RemedyCreate,
+    body: ProposeRemedyBody,
     user: Handler,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -290,7 +288,7 @@ async def propose_remedy(
 async def decide_remedy(
     case_id: CaseId,
     remedy_id: RemedyIdInPath,
-    body: RemedyDecision,
+    body: RemedyDecisionBody,
     user: Supervisor,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -311,7 +309,7 @@ async def decide_remedy(
 @router.post("/reply", response_model=CasePublic)
 async def reply(
     case_id: CaseId,
-    body: ReplyBody,
+    body: FinalReplyBody,
     user: Handler,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -366,7 +364,7 @@ async def reopen(
 @router.post("/feedback", response_model=CasePublic)
 async def feedback(
     case_id: CaseId,
-    body: FeedbackCreate,
+    body: FeedbackBody,
     user: FeedbackTaker,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -388,7 +386,7 @@ async def feedback(
 async def extend_clock(
     case_id: CaseId,
     name: ClockInPath,
-    body: ClockExtension,
+    body: ExtendClockBody,
     user: Supervisor,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -410,7 +408,7 @@ async def extend_clock(
 async def pause_clock(
     case_id: CaseId,
     name: ClockInPath,
-    body: ClockPause,
+    body: PauseClockBody,
     user: Supervisor,
     client: ClientDep,
     key: IdempotencyKey = None,
@@ -434,11 +432,11 @@ async def resume_clock(
     name: ClockInPath,
     user: Supervisor,
     client: ClientDep,
-    body: Annotated[ClockResume | None, Body()] = None,
+    body: Annotated[ResumeClockBody | None, Body()] = None,
     key: IdempotencyKey = None,
 ) -> CasePublic:
     """Restart a paused clock with the time it had left."""
-    fields = (body or ClockResume()).model_dump()
+    fields = (body or ResumeClockBody()).model_dump()
     action = build(ResumeClockInput, actor=user.user, clock=name, **fields)
     return _public(
         await engine.apply_action(
@@ -475,7 +473,7 @@ async def escalate(
 @router.post("/notes", response_model=CasePublic)
 async def add_note(
     case_id: CaseId,
-    body: NoteCreate,
+    body: NoteBody,
     user: Handler,
     client: ClientDep,
     key: IdempotencyKey = None,
