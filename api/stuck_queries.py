@@ -34,7 +34,9 @@ Replace ``{department}`` with the department's code."""
 
 DUE_WITHIN_HOUR = "CaseNextDeadline < '{until}' AND ExecutionStatus = 'Running'"
 """Open cases whose next deadline falls within the next hour; ``{until}`` is now plus
-one hour in RFC 3339 (``2025-03-01T10:00:00Z``). Already breached cases match too."""
+one hour in RFC 3339 (``2025-03-01T10:00:00Z``). ``CaseNextDeadline`` is the nearest
+deadline of a clock still running; a missed deadline is no longer "next", so overdue
+cases are found with the breached query instead."""
 
 ESCALATED = "CaseEscalationLevel >= 2 AND ExecutionStatus = 'Running'"
 """Open cases escalated to the second rung of the ladder or higher."""

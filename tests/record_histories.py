@@ -259,9 +259,7 @@ async def complaint_clocks(case: Case) -> None:
     )
     await case.act(
         CaseWorkflow.pause_clock,
-        PauseClockInput(
-            actor="wang.fang", clock=ClockName.INVESTIGATION, reason="Customer abroad"
-        ),
+        PauseClockInput(actor="wang.fang", clock=ClockName.INVESTIGATION, reason="Customer abroad"),
     )
     await case.sleep(timedelta(days=1))
     await case.act(
@@ -291,9 +289,7 @@ async def complaint_clocks(case: Case) -> None:
     )
     await case.sleep(timedelta(days=3))  # the investigation warns, breaches, escalates
     state = await case.state()
-    expect(
-        state.clocks[ClockName.INVESTIGATION].escalation_level >= 2, "investigation escalated"
-    )
+    expect(state.clocks[ClockName.INVESTIGATION].escalation_level >= 2, "investigation escalated")
     await case.act(
         CaseWorkflow.record_investigation,
         InvestigationInput(actor="zhang.wei", findings="Statement error", upheld=True),
@@ -448,7 +444,6 @@ async def record(env: WorkflowEnvironment, name: str, out: Path) -> Path:
 
 
 async def record_all(names: Sequence[str], out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     # The built-in policy and departments, whatever the caller's environment says.
     with environment(CASE_POLICY_FILE=None, CASE_DEPARTMENTS_FILE=None):
         env = await WorkflowEnvironment.start_time_skipping(
@@ -471,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+    args.out.mkdir(parents=True, exist_ok=True)
     for path in asyncio.run(record_all(names, args.out)):
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0

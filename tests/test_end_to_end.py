@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api import engine
 from policy.model import ClockName
@@ -35,6 +37,7 @@ from worker import build_worker
 from workflows.case import CaseWorkflow, case_workflow_id
 from workflows.messages import (
     AcknowledgeInput,
+    Action,
     AssignOwnerInput,
     CaseKind,
     CaseState,
@@ -75,6 +78,7 @@ interval = "PT1H"
 """
 
 WAIT_SECONDS = 15.0
+ActionT = TypeVar("ActionT", bound=Action)
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,12 @@ async def test_complaint_end_to_end_on_the_real_worker_and_register(
         assert clock.status is ClockStatus.BREACHED
         assert clock.escalation_level == 1
 
-        async def act(update: object, action: object) -> CaseState:
+        async def act(
+            update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState], action: ActionT
+        ) -> CaseState:
+            """One handler action, as POST /v1/cases/{id}/... sends it."""
             return await engine.apply_action(
-                client,
-                case_id,
-                update,  # type: ignore[arg-type]
-                action,  # type: ignore[arg-type]
-                update_id=f"e2e-{uuid.uuid4()}",
+                client, case_id, update, action, update_id=f"e2e-{uuid.uuid4()}"
             )
 
         await act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))

@@ -76,6 +76,11 @@ def _invalid(reason: str) -> RejectionError:
     return RejectionError("InvalidAction", reason)
 
 
+def _a(kind: CaseKind) -> str:
+    """'an inquiry', 'a complaint': rejection reasons are read by people."""
+    return f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}"
+
+
 @dataclass(frozen=True)
 class NotifyCustomer:
     template: CustomerTemplate
@@ -289,7 +294,7 @@ class CaseFile:
 
     def _require_kind(self, action: str, kind: CaseKind) -> None:
         if self.kind is not kind:
-            raise _reject(f"cannot {action} on a {self.kind.value}; only on a {kind.value}")
+            raise _reject(f"cannot {action} on {_a(self.kind)}; only on {_a(kind)}")
 
     def _check_acknowledge(self, input: AcknowledgeInput, now: datetime) -> None:
         self._policy()
@@ -741,10 +746,11 @@ class CaseFile:
             role, user = ladder[event.level - 1], None
             alert = StaffAlertKind.ESCALATION
             message = f"Case {case_id}: {name} still unmet; escalated to {role}"
+        # The clock's rung after firing: 0 for a warning, 1 for the breach (the first
+        # rung of the ladder hears at the deadline), then the escalation's own level.
+        level = clock.escalation_level
         self.effects.append(
-            NotifyStaff(
-                alert, event.clock, role, user, department, event.level, deadline, message, seq
-            )
+            NotifyStaff(alert, event.clock, role, user, department, level, deadline, message, seq)
         )
 
     # --- the end of a case ---------------------------------------------------------
