@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 # The error types the case workflow's validators raise (``RejectionError.kind``).
 ACTION_REJECTED = "ActionRejected"
 INVALID_ACTION = "InvalidAction"
+WRONG_DEPARTMENT = "WrongDepartment"
 
 
 class CaseError(Exception):
@@ -73,6 +74,13 @@ class InvalidActionError(CaseError):
         return {"detail": [{"loc": self.loc, "msg": self.detail, "type": "invalid_action"}]}
 
 
+class WrongDepartmentError(CaseError):
+    """A department acted on a case another department holds (checked by the workflow
+    itself, so it cannot race a transfer)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
 class EngineUnavailableError(CaseError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
@@ -110,6 +118,8 @@ def from_update_failure(err: WorkflowUpdateFailedError) -> CaseError:
     if isinstance(cause, ApplicationError):
         if cause.type == INVALID_ACTION:
             return InvalidActionError(cause.message, _location(cause.message))
+        if cause.type == WRONG_DEPARTMENT:
+            return WrongDepartmentError(cause.message)
         return ActionRejectedError(cause.message)
     return ActionRejectedError(str(cause) or "the case refused the action")
 

@@ -405,8 +405,11 @@ async def test_the_full_complaint_path(api: ApiStack) -> None:
     state = await act(api, "frontline", case_id, "feedback", {"score": 5, "comment": "quick"})
     assert state["feedback"]["score"] == 5
 
-    # Every step, with who did it (R2.2).
-    steps = events(state)
+    # Every step, with who did it (R2.2): an action answers with the events it added,
+    # the case's own page has the whole timeline.
+    frontline = api.user("frontline")
+    assert events(state) == [("clock_met", "system"), ("feedback_received", frontline)]
+    steps = events((await api.get("agent", f"/v1/cases/{case_id}")).json())
     for expected in [
         ("opened", api.user("frontline")),
         ("acknowledged", agent),

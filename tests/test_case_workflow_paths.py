@@ -771,14 +771,6 @@ async def test_complaint_with_remedies_reopen_and_survey(desk: Desk) -> None:
     assert types[-1] == "feedback_received"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workflows/case.py _keep_clocks keeps waking for reopen_until after it has passed:"
-        " while the survey outlasts the reopen window, the timeout is clamped to 1 ms and"
-        " the case spins through a timer per millisecond until the survey ends"
-    ),
-)
 async def test_reopen_after_the_window_is_refused_while_the_survey_is_open(
     desk: Desk, policy_files: PolicyFiles
 ) -> None:
@@ -913,15 +905,6 @@ async def test_extension_by_duration_and_by_working_days_is_recorded(desk: Desk)
     await walk(case, ladder(after)[:2])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workflows/case.py _act counts the extension from clock.deadline, the midnight"
-        " that ends the last working day allowed; compute_deadline treats that midnight's"
-        " own date as the day of receipt and skips it, so when that date is a working day"
-        " the extension gains one working day too many"
-    ),
-)
 async def test_extension_by_working_days_counts_from_the_last_day_allowed(
     desk: Desk,
 ) -> None:

@@ -234,7 +234,13 @@ class CaseWorkflow:
             event = self._case.next_clock_event()
             wake_at, label = (event.at, event.label) if event else (None, None)
             reopen_until = self._case.state.reopen_until
-            if reopen_until is not None and (wake_at is None or reopen_until < wake_at):
+            # Only while the window is still ahead: once it has passed, waking for it
+            # again would spin through a timer every millisecond.
+            if (
+                reopen_until is not None
+                and reopen_until > now
+                and (wake_at is None or reopen_until < wake_at)
+            ):
                 wake_at, label = reopen_until, "Reopen window ends"
             self._clock_changed = False
             timeout = None if wake_at is None else max(wake_at - now, timedelta(milliseconds=1))
@@ -305,7 +311,9 @@ class CaseWorkflow:
                 await workflow.execute_activity(
                     notifications.notify_staff,
                     StaffNotificationInput(
-                        notification_id=f"{case.case_id}-{effect.seq}-{effect.recipient_role}",
+                        notification_id=(
+                            f"{case.case_id}-{effect.seq}-{effect.kind.value}-{effect.recipient_role}"
+                        ),
                         case_id=case.case_id,
                         kind=effect.kind,
                         clock=effect.clock,
@@ -410,28 +418,40 @@ class CaseWorkflow:
         # Re-check: another update may have moved the case while this one waited.
         # Inside the handler only ApplicationError fails the update cleanly.
         self._validate(action, input)
-        if isinstance(input, ExtendClockInput) and input.working_days is not None:
-            policy = self._case.policy
-            assert policy is not None
-            clock = self._case.state.clocks[input.clock]
-            deadline = await self._count_working_days(clock.deadline, input.working_days, policy)
-            self._validate(action, input)
-            self._case.extend_to(input, deadline, now=workflow.now())
-        else:
-            self._case.apply(action, input, now=workflow.now())
-            if action == "reopen":
-                await self._restart_working_day_clocks()
-        self._after_change()
-        return self._case.state
-
-    async def _restart_working_day_clocks(self) -> None:
+        first_new_event = len(self._case.state.timeline)
+        now = workflow.now()
         policy = self._case.policy
         assert policy is not None
-        now = workflow.now()
-        for name in self._case.intake_clocks():
-            if policy.clocks[name].working_days is not None:
-                deadline = await self._working_day_deadline(name, start=now, policy=policy)
+        if isinstance(input, ExtendClockInput) and input.working_days is not None:
+            deadline = self._case.state.clocks[input.clock].deadline
+            assert deadline is not None
+            # The deadline is the midnight that ends the last working day allowed;
+            # counting from the instant before it keeps that day from counting as
+            # the day of receipt.
+            start = deadline - timedelta(microseconds=1)
+            new_deadline = await self._count_working_days(start, input.working_days, policy)
+            self._validate(action, input)  # the case may have moved during the count
+            self._case.extend_to(input, new_deadline, now=workflow.now())
+        elif isinstance(input, ReopenInput):
+            # Count the working-day deadlines first, so no query or update ever sees
+            # a reopened case without its clocks.
+            restart = {
+                name: await self._count_working_days(now, rule.working_days, policy)
+                for name in self._case.intake_clocks()
+                if (rule := policy.clocks[name]).working_days is not None
+            }
+            self._validate(action, input)
+            self._case.apply(action, input, now=now)
+            for name, deadline in restart.items():
                 self._case.start_clock(name, now=now, deadline=deadline)
+        else:
+            self._case.apply(action, input, now=now)
+        self._after_change()
+        # The answer carries the events this action added, not the whole timeline:
+        # every update result is stored in history, and repeating the timeline in each
+        # would grow a case's history with the square of its actions.
+        state = self._case.state
+        return state.model_copy(update={"timeline": state.timeline[first_new_event:]})
 
     @workflow.signal(dynamic=True)
     async def on_signal(self, name: str, args: Sequence[RawValue]) -> None:

@@ -59,8 +59,9 @@ SYSTEM = "system"
 
 
 class RejectionError(Exception):
-    """An action that does not fit: ``kind`` is ``ActionRejected`` (wrong stage or state)
-    or ``InvalidAction`` (a value wrong for this case)."""
+    """An action that does not fit: ``kind`` is ``ActionRejected`` (wrong stage or state),
+    ``InvalidAction`` (a value wrong for this case) or ``WrongDepartment`` (a department
+    acting on a case another one holds)."""
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -318,10 +319,19 @@ class CaseFile:
             known = ", ".join(policy.departments)
             raise _invalid(f"department: unknown department {input.department!r} (known: {known})")
 
+    def _require_department(self, acting: str | None) -> None:
+        if acting is not None and acting != self.state.department:
+            holder = self.state.department or "no department"
+            raise RejectionError(
+                "WrongDepartment", f"this case is with {holder}, not department {acting}"
+            )
+
     def _check_record_department_plan(self, input: DepartmentPlanInput, now: datetime) -> None:
+        self._require_department(input.department)
         self._require_stage("record the department's plan", Stage.AWAITING_DEPARTMENT_PLAN)
 
     def _check_record_department_result(self, input: DepartmentResultInput, now: datetime) -> None:
+        self._require_department(input.department)
         self._require_stage("record the department's result", *DEPARTMENT_STAGES)
 
     def _check_update_customer(self, input: CustomerUpdateInput, now: datetime) -> None:
@@ -603,6 +613,7 @@ class CaseFile:
         """Reopening starts the case's promises again from now; the old ones stay on
         the timeline."""
         self.state.stage = Stage.RECEIVED
+        self._manual_escalation = 0
         self.state.closed_at = None
         self.state.reopen_until = None
         self.state.department = None
@@ -610,8 +621,8 @@ class CaseFile:
         self.state.clocks.pop(ClockName.SURVEY, None)
         seq = self.record("reopened", at=now, actor=input.actor, detail=input.reason)
         self._customer(CustomerTemplate.REOPENED, seq)
-        # The working-day clock (final reply) is restarted by the workflow, which
-        # computes its deadline in an activity; duration clocks restart here.
+        # Working-day clocks (final reply) are restarted by the workflow, which counts
+        # their deadlines in an activity; duration clocks restart here.
         for name in self.intake_clocks():
             deadline = self.duration_deadline(name, start=now)
             if deadline is not None:

@@ -144,7 +144,8 @@ class DepartmentPlanBody(ActionBody):
 
 
 class DepartmentPlanInput(DepartmentPlanBody, Action):
-    pass
+    # Set when a department's own staff act: refused unless the case is with it.
+    department: Name | None = None
 
 
 class DepartmentResultBody(ActionBody):
@@ -152,7 +153,8 @@ class DepartmentResultBody(ActionBody):
 
 
 class DepartmentResultInput(DepartmentResultBody, Action):
-    pass
+    # Set when a department's own staff act: refused unless the case is with it.
+    department: Name | None = None
 
 
 class CustomerUpdateBody(ActionBody):

@@ -21,7 +21,6 @@ from api.deps import (
     Handler,
     IdempotencyKey,
     Supervisor,
-    ensure_department_scope,
 )
 from api.models import CasePublic
 from api.routes.common import CaseId, build
@@ -154,8 +153,9 @@ async def department_plan(
     key: IdempotencyKey = None,
 ) -> CasePublic:
     """The department's handling plan (R3.5); a department only on its own cases."""
-    await _check_department(client, case_id, user)
-    action = build(DepartmentPlanInput, actor=user.user, **body.model_dump())
+    action = build(
+        DepartmentPlanInput, actor=user.user, department=_acting(user), **body.model_dump()
+    )
     return _public(
         await engine.apply_action(
             client,
@@ -176,8 +176,9 @@ async def department_result(
     key: IdempotencyKey = None,
 ) -> CasePublic:
     """The department's result (R3.6); a department only on its own cases."""
-    await _check_department(client, case_id, user)
-    action = build(DepartmentResultInput, actor=user.user, **body.model_dump())
+    action = build(
+        DepartmentResultInput, actor=user.user, department=_acting(user), **body.model_dump()
+    )
     return _public(
         await engine.apply_action(
             client,
@@ -189,15 +190,11 @@ async def department_result(
     )
 
 
-async def _check_department(client: ClientDep, case_id: str, user: Principal) -> None:
-    """403 when a department token acts on a case another department holds.
-
-    The workflow cannot see roles, so the API checks the case's current department
-    first; the update's own validator still refuses it if the stage has moved on.
-    """
-    if user.role is Role.DEPARTMENT:
-        state = await engine.get_state(client, case_id)
-        ensure_department_scope(user, state.department)
+def _acting(user: Principal) -> str | None:
+    """A department's staff act for their department; the workflow's validator refuses
+    them on a case another department holds (403), in the same step that applies the
+    action, so a transfer can never slip in between a check and the update."""
+    return user.department if user.role is Role.DEPARTMENT else None
 
 
 @router.post("/customer-update", response_model=CasePublic)
