@@ -189,7 +189,7 @@ async def test_complaint_end_to_end_on_the_real_worker_and_register(
         )
 
         # The reopen window (2 s) ends and the workflow completes, its effects done.
-        handle = client.get_workflow_handle_for(CaseWorkflow.run, case_workflow_id(case_id))
+        handle = client.get_workflow_handle(case_workflow_id(case_id), result_type=CaseState)
         async with asyncio.timeout(WAIT_SECONDS):
             final = await handle.result()
         assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED

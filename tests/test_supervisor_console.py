@@ -157,7 +157,7 @@ class Console:
         assert first
         self.opened.append(case_workflow_id(state.case_id))
         used = base.model_copy(update={**update, "case_id": state.case_id})
-        handle = client.get_workflow_handle_for(CaseWorkflow.run, case_workflow_id(state.case_id))
+        handle = client.get_workflow_handle(case_workflow_id(state.case_id), result_type=CaseState)
         return used, handle
 
 
@@ -778,5 +778,5 @@ async def test_personal_data_is_encrypted_in_history(console: Console) -> None:
         )
         assert message.customer.phone == PERSON.phone
     # A client with the codec reads the case as usual.
-    state = await encrypting.get_workflow_handle_for(CaseWorkflow.run, encrypted.id).result()
+    state = await encrypting.get_workflow_handle(encrypted.id, result_type=CaseState).result()
     assert state.customer_id == PERSON.id
