@@ -146,6 +146,8 @@ async def apply_action(
     except CaseNotFoundError:
         # The server answers NOT_FOUND both for no such workflow and for an update
         # sent to one that has completed; only the first is an unknown case.
-        if await _is_closed(client, case_id):
+        async with temporal_errors(case_id, reading=True):
+            closed = await _is_closed(client, case_id)
+        if closed:
             raise CaseClosedError(case_id) from None
         raise

@@ -120,8 +120,11 @@ def from_update_failure(err: WorkflowUpdateFailedError) -> CaseError:
             return InvalidActionError(cause.message, _location(cause.message))
         if cause.type == WRONG_DEPARTMENT:
             return WrongDepartmentError(cause.message)
-        return ActionRejectedError(cause.message)
-    return ActionRejectedError(str(cause) or "the case refused the action")
+        if cause.type == ACTION_REJECTED:
+            return ActionRejectedError(cause.message)
+    # Anything else is the engine failing (a calendar that cannot be read, a timeout
+    # inside the update), not the case refusing: the caller may retry.
+    return EngineUnavailableError(f"the case could not complete the action: {cause}")
 
 
 @asynccontextmanager

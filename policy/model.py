@@ -26,6 +26,13 @@ class ClockName(StrEnum):
     SURVEY = "survey"
 
 
+# Clocks that start at receipt (or reopen), where the workflow counts working days in an
+# activity; the others start mid-case and are durations.
+WORKING_DAY_CLOCKS = frozenset(
+    {ClockName.FIRST_RESPONSE, ClockName.INVESTIGATION, ClockName.FINAL_REPLY}
+)
+
+
 class ClockRule(BaseModel):
     """How long one clock runs: a fixed duration or a number of working days."""
 
@@ -62,3 +69,13 @@ class ResolvedPolicy(BaseModel):
     currency: str = "CNY"
     clocks: dict[ClockName, ClockRule]
     departments: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _working_days_only_where_counted(self) -> ResolvedPolicy:
+        for name, rule in self.clocks.items():
+            if rule.working_days is not None and name not in WORKING_DAY_CLOCKS:
+                allowed = ", ".join(sorted(c.value for c in WORKING_DAY_CLOCKS))
+                raise ValueError(
+                    f"clocks.{name.value}: must be a duration; working days are for {allowed}"
+                )
+        return self

@@ -35,9 +35,14 @@ def plain_settings() -> Settings:
     return Settings(CASE_ENVIRONMENT="test", CASE_CODEC_KEYS=None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env(plain_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
-    """Java time-skipping test server: days of deadlines pass in milliseconds."""
+    """Java time-skipping test server: days of deadlines pass in milliseconds.
+
+    One per test: the server skips time only while no workflow on it is busy, so a
+    case another test left running (a timer due, an activity in flight) would stall
+    this test's clock.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=case_data_converter(plain_settings),

@@ -1,4 +1,5 @@
-"""The case workflow's paths on the time-skipping test server.
+"""The case workflow on the time-skipping test server (and, where the real server's
+behaviour matters, the dev server).
 
 Side-effect activities are stand-ins (see ``tests/case_harness.py``); the deadline
 policy and calendar activities are real.
@@ -9,14 +10,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from importlib import resources
+from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.model import ClockName
 from tests.case_harness import EffectLog, case_worker, intake, open_case
+from tests.db_fixtures import environment
 from workflows.case import CaseWorkflow
 from workflows.messages import (
     AcknowledgeInput,
@@ -24,6 +31,7 @@ from workflows.messages import (
     CaseKind,
     ClockStatus,
     CloseInput,
+    ExtendClockInput,
     FeedbackInput,
     Stage,
 )
@@ -122,17 +130,103 @@ async def test_rejected_update_writes_nothing_to_history(
         handle = await open_case(env.client, task_queue, intake(new_id()))
         await handle.execute_update(CaseWorkflow.confirm_intake)
         # Let the intake's effects (notification, register projection) finish first.
-        for _ in range(100):
-            if log.progress:
+        before: list[int] = []
+        for _ in range(100):  # until the history stops growing: the case is idle
+            seen = [int(e.event_type) for e in (await handle.fetch_history()).events]
+            pending = await handle.query(CaseWorkflow.get_pending_effects)
+            if seen == before and pending == 0 and log.customer and log.progress:
                 break
-            await asyncio.sleep(0.05)
-        before = [e.event_type for e in (await handle.fetch_history()).events]
+            before = seen
+            await asyncio.sleep(0.3)
         for action, input in (
             (CaseWorkflow.answer, AnswerInput(actor="agent-li", answer="done")),
             (CaseWorkflow.close, CloseInput(actor="agent-li")),
         ):
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(action, input)  # type: ignore[arg-type]
-        after = [e.event_type for e in (await handle.fetch_history()).events]
+        after = [int(e.event_type) for e in (await handle.fetch_history()).events]
         assert after == before
+        await handle.terminate("test over")
+
+
+@pytest.mark.parametrize("by", [timedelta(0), timedelta(hours=-1), timedelta(days=91)])
+def test_an_extension_is_positive_and_bounded(by: timedelta) -> None:
+    """A negative or absurd extension never reaches the workflow, where a date past
+    the calendar's end would fail its task."""
+    with pytest.raises(ValidationError, match="by"):
+        ExtendClockInput(actor="wang.fang", clock=ClockName.FINAL_REPLY, by=by, reason="r")
+
+
+async def test_a_broken_policy_file_holds_intake_until_it_is_fixed(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Operations deploy a policy file with a typo: new cases wait, visibly, instead of
+    failing; once the file is fixed they carry on with the fixed policy."""
+    env, log = time_skipping_env, EffectLog()
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text('version = "broken"\n[clocks]\nfirst_response = "5 minutes"\n')
+    with environment(CASE_POLICY_FILE=str(policy_file)):
+        async with case_worker(env.client, task_queue, log):
+            handle = await open_case(env.client, task_queue, intake(new_id(), CaseKind.INQUIRY))
+            await env.sleep(timedelta(minutes=3))
+            description = await handle.describe()
+            assert description.status is WorkflowExecutionStatus.RUNNING
+            assert not log.customer  # nothing promised on a policy nobody can read
+
+            fixed = resources.files("policy").joinpath("default.toml").read_text("utf-8")
+            policy_file.write_text(fixed.replace('version = "plan-2026.1"', 'version = "fixed"'))
+            await env.sleep(timedelta(minutes=2))
+            state = await handle.query(CaseWorkflow.get_state)
+            assert state.policy_version is not None
+            assert state.policy_version.startswith("fixed+")
+            # The customer's wait counts from receipt, not from when intake got through.
+            first = state.clocks[ClockName.FIRST_RESPONSE]
+            assert first.started_at == state.opened_at
+            assert first.status is ClockStatus.BREACHED
+            await handle.terminate("test over")
+
+
+async def test_a_signal_in_an_unknown_encoding_is_recorded_as_rejected(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, log = time_skipping_env, EffectLog()
+    async with case_worker(env.client, task_queue, log):
+        handle = await open_case(env.client, task_queue, intake(new_id(), CaseKind.INQUIRY))
+        await handle.execute_update(CaseWorkflow.confirm_intake)
+        odd = Payload(metadata={"encoding": b"text/plain"}, data=b"please add a note")
+        await handle.signal("add_note", RawValue(odd))
+        await handle.signal("add_note", {"actor": "wang.fang", "note": "called the branch"})
+        for _ in range(100):
+            state = await handle.query(CaseWorkflow.get_state)
+            if any(e.type == "note_added" for e in state.timeline):
+                break
+            await asyncio.sleep(0.05)
+        types = [e.type for e in state.timeline]
+        assert types.count("signal_rejected") == 1
+        assert "note_added" in types
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        await handle.terminate("test over")
+
+
+async def test_the_survey_is_answered_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, log = time_skipping_env, EffectLog()
+    async with case_worker(env.client, task_queue, log):
+        handle = await open_case(env.client, task_queue, intake(new_id(), CaseKind.INQUIRY))
+        await handle.execute_update(CaseWorkflow.confirm_intake)
+        early = FeedbackInput(actor="customer", score=2)
+        with pytest.raises(WorkflowUpdateFailedError, match="update failed"):
+            await handle.execute_update(CaseWorkflow.record_feedback, early)
+        await handle.execute_update(CaseWorkflow.answer, AnswerInput(actor="li", answer="ok"))
+        await handle.execute_update(CaseWorkflow.close, CloseInput(actor="li"))
+        await handle.execute_update(
+            CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=4)
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as again:
+            await handle.execute_update(
+                CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=1)
+            )
+        assert isinstance(again.value.cause, ApplicationError)
+        assert "answered once" in again.value.cause.message
         await handle.terminate("test over")

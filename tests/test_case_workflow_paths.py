@@ -125,13 +125,14 @@ class Case:
     async def settled(self) -> CaseState:
         """The case once every effect queued so far has run.
 
-        The workflow runs effects before it projects the register, so the register
-        catching up with the timeline means every effect before it is done.
+        The register has caught up with the timeline and no effect is queued or
+        under way.
         """
         async with asyncio.timeout(10):
             while True:
                 state = await self.state()
-                if self.log.projected_upto() >= len(state.timeline):
+                pending = await self.handle.query(CaseWorkflow.get_pending_effects)
+                if self.log.projected_upto() >= len(state.timeline) and pending == 0:
                     return state
                 await asyncio.sleep(0.01)
 
@@ -1329,7 +1330,6 @@ async def test_a_value_wrong_for_the_case_is_an_invalid_action(desk: Desk) -> No
             extend(ClockName.INVESTIGATION, by=HOUR, working_days=1),
             "give either 'by' (an ISO-8601 duration) or 'working_days'",
         ),
-        (extend(ClockName.INVESTIGATION, by=-HOUR), "an extension must be a positive duration"),
     ]
     for (action, input), words in invalid:
         reason = await case.refused(action, input, kind="InvalidAction")

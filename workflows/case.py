@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import deque
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
     from activities import (
         deadlines,
         departments,
@@ -39,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ResolvePolicyInput,
         StaffNotificationInput,
     )
-    from policy.model import ClockName, ResolvedPolicy
+    from policy.model import ResolvedPolicy
     from workflows import visibility
     from workflows.case_file import (
         CaseFile,
@@ -76,6 +75,9 @@ with workflow.unsafe.imports_passed_through():
         ResumeClockInput,
         TransferInput,
     )
+
+
+T = TypeVar("T")
 
 
 def case_workflow_id(case_id: str) -> str:
@@ -147,7 +149,8 @@ class CaseWorkflow:
         self._effects: deque[Effect] = deque()
         self._projected_seq = 0
         self._clock_changed = False
-        self._effects_idle = True
+        self._effects_busy = False
+        self._projecting = False
         self._visible: dict[str, Any] = {}
         self._publish = visibility.publishes_search_attributes(
             workflow.info().typed_search_attributes
@@ -159,55 +162,65 @@ class CaseWorkflow:
     async def run(self, input: CaseOpenInput) -> CaseState:
         await self._intake(input)
         effects = asyncio.create_task(self._carry_out_effects())
+        projection = asyncio.create_task(self._keep_register())
         await self._keep_clocks()
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not self._effects_pending()
         )
         effects.cancel()
+        projection.cancel()
         return self._case.state
 
     async def _intake(self, input: CaseOpenInput) -> None:
         """Resolve the policy and start the receipt clocks; both in local activities so
         the results land in history and replay never re-reads files or calendars."""
-        policy = await self._resolve_policy(input)
+        policy = await self._patiently(
+            "policy not resolved",
+            lambda: workflow.execute_local_activity(
+                deadlines.resolve_case_policy,
+                ResolvePolicyInput(kind=input.kind, priority=input.priority),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=LOCAL_RETRY,
+                summary="Resolve deadline policy",
+            ),
+        )
         self._case.policy = policy
         self._case.state.policy_version = policy.version
         start = self._case.state.opened_at
         for name in self._case.intake_clocks():
             deadline = self._case.duration_deadline(name, start=start)
             if deadline is None:
-                deadline = await self._working_day_deadline(name, start=start, policy=policy)
+                days = policy.clocks[name].working_days
+                assert days is not None
+                deadline = await self._patiently(
+                    "working days not counted",
+                    functools.partial(self._count_working_days, start, days, policy),
+                )
             self._case.start_clock(name, now=start, deadline=deadline)
         self._case.complete_intake(now=workflow.now())
         self._case.fire_due(now=workflow.now())
         self._intake_done = True
         self._after_change()
 
-    async def _resolve_policy(self, input: CaseOpenInput) -> ResolvedPolicy:
+    async def _patiently(self, problem: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Retry an intake step every minute until it succeeds.
+
+        A broken policy file or calendar must not lose the case: it waits, visibly in
+        its current details, for operations to fix the file, then carries on. A failed
+        local activity reaches the workflow as ActivityError or as the activity's own
+        ApplicationError, so both are caught.
+        """
         while True:
             try:
-                return await workflow.execute_local_activity(
-                    deadlines.resolve_case_policy,
-                    ResolvePolicyInput(kind=input.kind, priority=input.priority),
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=LOCAL_RETRY,
-                    summary="Resolve deadline policy",
-                )
-            except ActivityError as err:
-                # A broken policy file must not lose the case: it waits, visibly, for
-                # the file to be fixed, then carries on.
-                workflow.logger.warning("Policy not resolved, retrying in 1 min: %s", err)
-                workflow.set_current_details(f"**Intake blocked**: policy not resolved: {err}")
-                await workflow.sleep(timedelta(minutes=1), summary="Retry policy resolution")
+                return await attempt()
+            except (ActivityError, ApplicationError) as err:
+                workflow.logger.warning("Intake blocked (%s), retrying in 1 min: %s", problem, err)
+                workflow.set_current_details(f"**Intake blocked**: {problem}: {err}")
+                await workflow.sleep(timedelta(minutes=1), summary=f"Retry intake: {problem}")
 
-    async def _working_day_deadline(
-        self, name: ClockName, *, start: Any, policy: ResolvedPolicy
-    ) -> Any:
-        rule = policy.clocks[name]
-        assert rule.working_days is not None
-        return await self._count_working_days(start, rule.working_days, policy)
-
-    async def _count_working_days(self, start: Any, days: int, policy: ResolvedPolicy) -> Any:
+    async def _count_working_days(
+        self, start: datetime, days: int, policy: ResolvedPolicy
+    ) -> datetime:
         result: DeadlineResult = await workflow.execute_local_activity(
             deadlines.compute_deadline,
             ComputeDeadlineInput(
@@ -256,26 +269,40 @@ class CaseWorkflow:
 
     def _effects_pending(self) -> bool:
         unprojected = len(self._case.state.timeline) > self._projected_seq
-        return bool(self._effects) or unprojected or not self._effects_idle
+        return bool(self._effects) or unprojected or self._effects_busy or self._projecting
 
     async def _carry_out_effects(self) -> None:
-        """Run queued side effects one at a time, in order, then project the register.
+        """Run queued side effects one at a time, in order.
 
         Handlers only queue effects, so an update answers as soon as its decision is
         recorded; a failing adapter never blocks an action.
         """
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self._effects) or len(self._case.state.timeline) > self._projected_seq
-            )
-            self._effects_idle = False
+            await workflow.wait_condition(lambda: bool(self._effects))
+            self._effects_busy = True
             try:
-                if self._effects:
-                    await self._carry_out(self._effects.popleft())
-                else:
-                    await self._project()
+                await self._carry_out(self._effects.popleft())
             finally:
-                self._effects_idle = True
+                self._effects_busy = False
+
+    async def _keep_register(self) -> None:
+        """Project the case into the SQL register, apart from the effects queue: a
+        department webhook that is down never holds back the register, and a register
+        that is down never holds back a customer's notification."""
+        while True:
+            await workflow.wait_condition(
+                lambda: len(self._case.state.timeline) > self._projected_seq
+            )
+            self._projecting = True
+            try:
+                await self._project()
+            except ActivityError as err:
+                # Only a non-retryable failure gets here; try again later rather than
+                # leave the register behind for good.
+                workflow.logger.error("Register update failed, retrying in 5 min: %s", err)
+                await workflow.sleep(timedelta(minutes=5), summary="Retry register update")
+            finally:
+                self._projecting = False
 
     async def _project(self) -> None:
         upto = len(self._case.state.timeline)
@@ -346,6 +373,9 @@ class CaseWorkflow:
                         requested_at=workflow.now(),
                     ),
                     start_to_close_timeout=timedelta(seconds=30),
+                    # After an hour the failure goes on the timeline; the work item is
+                    # in the register, where the department's work list shows it.
+                    schedule_to_close_timeout=timedelta(hours=1),
                     retry_policy=EFFECT_RETRY,
                     summary=f"Send to department {effect.department}",
                 )
@@ -431,6 +461,12 @@ class CaseWorkflow:
             start = deadline - timedelta(microseconds=1)
             new_deadline = await self._count_working_days(start, input.working_days, policy)
             self._validate(action, input)  # the case may have moved during the count
+            if self._case.state.clocks[input.clock].deadline != deadline:
+                raise ApplicationError(
+                    f"clock {input.clock.value} changed while its extension was counted;"
+                    " send the extension again",
+                    type="ActionRejected",
+                )
             self._case.extend_to(input, new_deadline, now=workflow.now())
         elif isinstance(input, ReopenInput):
             # Count the working-day deadlines first, so no query or update ever sees
@@ -441,6 +477,7 @@ class CaseWorkflow:
                 if (rule := policy.clocks[name]).working_days is not None
             }
             self._validate(action, input)
+            now = workflow.now()
             self._case.apply(action, input, now=now)
             for name, deadline in restart.items():
                 self._case.start_clock(name, now=now, deadline=deadline)
@@ -472,7 +509,10 @@ class CaseWorkflow:
             raw = workflow.payload_converter().from_payload(args[0].payload, dict)
             input = model.model_validate(raw)
             self._case.check(name, input, now=now)
-        except (RejectionError, ValidationError, ValueError, TypeError) as err:
+        except Exception as err:
+            # Anything a sender can get wrong (unknown encoding, not an object, a field
+            # the model refuses, a stage that does not fit) is recorded, never raised:
+            # an exception escaping a signal handler would fail every workflow task.
             reason = err.reason if isinstance(err, RejectionError) else str(err)[:500]
             self._case.record("signal_rejected", at=now, actor="system", detail=reason, signal=name)
             self._after_change()
@@ -493,6 +533,12 @@ class CaseWorkflow:
     @workflow.query
     def get_state(self) -> CaseState:
         return self._case.state
+
+    @workflow.query
+    def get_pending_effects(self) -> int:
+        """Side effects queued or under way (notifications, dispatch, ledger): how far
+        the outside world is behind the case; 0 once all have been carried out."""
+        return len(self._effects) + int(self._effects_busy)
 
     @workflow.update
     async def confirm_intake(self) -> IntakeReceipt:

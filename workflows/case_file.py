@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -392,7 +392,14 @@ class CaseFile:
             raise _reject(f"the reopen window ended at {until}; open a new case instead")
 
     def _check_record_feedback(self, input: FeedbackInput, now: datetime) -> None:
-        self._policy()
+        """The satisfaction survey (R6.1) follows each close and is answered once, so
+        each case round counts once in the satisfaction figures."""
+        survey = self.state.clocks.get(ClockName.SURVEY)
+        if survey is None or survey.status is not ClockStatus.RUNNING:
+            raise _reject(
+                "the satisfaction survey opens when the case closes and is answered once;"
+                " it is not open now"
+            )
 
     def _clock(self, name: ClockName) -> Any:
         clock = self.state.clocks.get(name)
@@ -404,8 +411,6 @@ class CaseFile:
         clock = self._clock(input.clock)
         if (input.by is None) == (input.working_days is None):
             raise _invalid("by: give either 'by' (an ISO-8601 duration) or 'working_days'")
-        if input.by is not None and input.by <= timedelta(0):
-            raise _invalid("by: an extension must be a positive duration")
         if clock.status is ClockStatus.PAUSED and input.working_days is not None:
             raise _reject("a paused clock is extended by a duration; resume it first")
         if clock.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED):
@@ -415,6 +420,8 @@ class CaseFile:
             )
 
     def _check_pause_clock(self, input: PauseClockInput, now: datetime) -> None:
+        if input.clock in clocks.CUSTOMER_SIDE:
+            raise _reject(f"clock {input.clock.value} is the customer's window; it is not paused")
         clock = self._clock(input.clock)
         if clock.status is not ClockStatus.RUNNING:
             raise _reject(f"clock {input.clock.value} is {clock.status.value}, not running")

@@ -239,7 +239,8 @@ class FeedbackInput(FeedbackBody, Action):
 class ExtendClockBody(ActionBody):
     """Either a duration (ISO 8601, e.g. ``PT4H``) or a number of working days."""
 
-    by: timedelta | None = None
+    # Bounded: an extension is days or weeks, never an accident of units.
+    by: timedelta | None = Field(default=None, gt=timedelta(0), le=timedelta(days=90))
     working_days: int | None = Field(default=None, ge=1, le=60)
     reason: Text
 
