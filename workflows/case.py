@@ -296,9 +296,9 @@ class CaseWorkflow:
             self._projecting = True
             try:
                 await self._project()
-            except ActivityError as err:
-                # Only a non-retryable failure gets here; try again later rather than
-                # leave the register behind for good.
+            except (ActivityError, ApplicationError) as err:
+                # A register down for minutes, or a non-retryable failure: try again
+                # later rather than leave the register behind for good.
                 workflow.logger.error("Register update failed, retrying in 5 min: %s", err)
                 await workflow.sleep(timedelta(minutes=5), summary="Retry register update")
             finally:
@@ -307,10 +307,14 @@ class CaseWorkflow:
     async def _project(self) -> None:
         upto = len(self._case.state.timeline)
         events = self._case.state.timeline[self._projected_seq : upto]
-        await workflow.execute_activity(
+        # A local activity: one short, idempotent SQL write that the worker runs
+        # itself, recorded as a marker, with no round trip through the server's task
+        # queues. It halves the server's work per action (measured in bench/).
+        await workflow.execute_local_activity(
             register.record_case_progress,
             CaseProgressInput(snapshot=self._case.snapshot(), events=events),
             start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=timedelta(minutes=5),
             retry_policy=EFFECT_RETRY,
             summary="Update case register",
         )
