@@ -182,6 +182,20 @@ def _deliver(
     return DeliveryResult(via=via)
 
 
+def _settled(row: CustomerNotification | StaffNotification, what: str) -> DeliveryResult | None:
+    """An outbox row a previous attempt already settled: sent is never sent again,
+    refused is not retried."""
+    if row.status == SENT:
+        return DeliveryResult(via=row.via or "outbox", detail="already sent")
+    if row.status == FAILED:
+        raise ApplicationError(
+            f"{what} {row.notification_id} was refused by {row.via}",
+            type="NotificationRejected",
+            non_retryable=True,
+        )
+    return None
+
+
 @activity.defn(name="notify_customer")
 def notify_customer(input: CustomerNotificationInput) -> DeliveryResult:
     """Render the template in the customer's language and send it, once."""
@@ -214,14 +228,8 @@ def notify_customer(input: CustomerNotificationInput) -> DeliveryResult:
         row = get_customer_notification(session, notification_id=input.notification_id)
     assert row is not None
     # A retry sends what the first attempt stored, not a fresh rendering.
-    if row.status == SENT:
-        return DeliveryResult(via=row.via or "outbox", detail="already sent")
-    if row.status == FAILED:
-        raise ApplicationError(
-            f"notification {row.notification_id} was refused by {row.via}",
-            type="NotificationRejected",
-            non_retryable=True,
-        )
+    if (settled := _settled(row, "notification")) is not None:
+        return settled
     gateway = settings.notify_gateway_url
     if gateway:
         payload = {
@@ -273,14 +281,8 @@ def notify_staff(input: StaffNotificationInput) -> DeliveryResult:
         )
         row = get_staff_notification(session, notification_id=input.notification_id)
     assert row is not None
-    if row.status == SENT:
-        return DeliveryResult(via=row.via or "outbox", detail="already sent")
-    if row.status == FAILED:
-        raise ApplicationError(
-            f"staff alert {row.notification_id} was refused by {row.via}",
-            type="NotificationRejected",
-            non_retryable=True,
-        )
+    if (settled := _settled(row, "staff alert")) is not None:
+        return settled
     webhook = settings.staff_webhook_url
     if not webhook:
         return DeliveryResult(via="outbox", detail=f"queued for {row.recipient_role}")

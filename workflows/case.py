@@ -11,14 +11,17 @@ import contextlib
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities import (
         deadlines,
         departments,
@@ -78,6 +81,16 @@ with workflow.unsafe.imports_passed_through():
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ActivityCall:
+    """One side effect as an activity call: what runs, with what, shown as what."""
+
+    activity: Callable[..., Any]
+    input: BaseModel
+    summary: str
+    give_up_after: timedelta | None = None
 
 
 def case_workflow_id(case_id: str) -> str:
@@ -321,10 +334,40 @@ class CaseWorkflow:
         self._projected_seq = upto
 
     async def _carry_out(self, effect: Effect) -> None:
-        case = self._case.state
+        call = self._activity_call(effect)
         try:
-            if isinstance(effect, NotifyCustomer):
-                await workflow.execute_activity(
+            await workflow.execute_activity(
+                call.activity,
+                call.input,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=call.give_up_after,
+                retry_policy=EFFECT_RETRY,
+                summary=call.summary,
+            )
+        except ActivityError as err:
+            # Recorded, not raised: a failed delivery is a fact on the timeline for
+            # staff to follow up, never a reason to fail the case.
+            self._case.record(
+                "effect_failed",
+                at=workflow.now(),
+                actor="system",
+                detail=str(err.cause or err),
+                effect=type(effect).__name__,
+            )
+            self._after_change()
+
+    def _activity_call(self, effect: Effect) -> ActivityCall:
+        """The activity that carries out ``effect``, with its input and timeline label.
+
+        Deliveries to people give up after an hour and go on the timeline (for a
+        department the work item is already in the register, on its work list); the
+        ledger and feedback records are the bank's own and retry until written.
+        """
+        case = self._case.state
+        hour = timedelta(hours=1)
+        match effect:
+            case NotifyCustomer():
+                return ActivityCall(
                     notifications.notify_customer,
                     CustomerNotificationInput(
                         notification_id=f"{case.case_id}-{effect.seq}-{effect.template.value}",
@@ -333,13 +376,11 @@ class CaseWorkflow:
                         template=effect.template,
                         params=effect.params,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=timedelta(hours=1),
-                    retry_policy=EFFECT_RETRY,
-                    summary=f"Notify customer: {effect.template.value}",
+                    f"Notify customer: {effect.template.value}",
+                    hour,
                 )
-            elif isinstance(effect, NotifyStaff):
-                await workflow.execute_activity(
+            case NotifyStaff():
+                return ActivityCall(
                     notifications.notify_staff,
                     StaffNotificationInput(
                         notification_id=(
@@ -355,13 +396,11 @@ class CaseWorkflow:
                         deadline=effect.deadline,
                         message=effect.message,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=timedelta(hours=1),
-                    retry_policy=EFFECT_RETRY,
-                    summary=f"Alert {effect.recipient_role}: {effect.kind.value}",
+                    f"Alert {effect.recipient_role}: {effect.kind.value}",
+                    hour,
                 )
-            elif isinstance(effect, DispatchToDepartment):
-                await workflow.execute_activity(
+            case DispatchToDepartment():
+                return ActivityCall(
                     departments.dispatch_to_department,
                     DepartmentDispatchInput(
                         dispatch_id=f"{case.case_id}-{effect.seq}",
@@ -376,25 +415,19 @@ class CaseWorkflow:
                         requested_by=effect.requested_by,
                         requested_at=workflow.now(),
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    # After an hour the failure goes on the timeline; the work item is
-                    # in the register, where the department's work list shows it.
-                    schedule_to_close_timeout=timedelta(hours=1),
-                    retry_policy=EFFECT_RETRY,
-                    summary=f"Send to department {effect.department}",
+                    f"Send to department {effect.department}",
+                    hour,
                 )
-            elif isinstance(effect, RecordRemedy):
-                await workflow.execute_activity(
+            case RecordRemedy():
+                return ActivityCall(
                     remedies.record_remedy,
                     RemedyRecordInput(
                         case_id=case.case_id, customer_id=case.customer_id, remedy=effect.remedy
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=EFFECT_RETRY,
-                    summary=f"Record remedy {effect.remedy.remedy_id} in the ledger",
+                    f"Record remedy {effect.remedy.remedy_id} in the ledger",
                 )
-            elif isinstance(effect, RecordFeedback):
-                await workflow.execute_activity(
+            case RecordFeedback():
+                return ActivityCall(
                     feedback.record_feedback,
                     FeedbackRecordInput(
                         feedback_id=effect.feedback_id,
@@ -407,21 +440,10 @@ class CaseWorkflow:
                         comment=effect.feedback.comment,
                         at=effect.feedback.at,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=EFFECT_RETRY,
-                    summary="Record customer feedback",
+                    "Record customer feedback",
                 )
-        except ActivityError as err:
-            # Recorded, not raised: a failed notification is a fact on the timeline
-            # for staff to follow up, never a reason to fail the case.
-            self._case.record(
-                "effect_failed",
-                at=workflow.now(),
-                actor="system",
-                detail=str(err.cause or err),
-                effect=type(effect).__name__,
-            )
-            self._after_change()
+            case _:
+                assert_never(effect)
 
     # --- after every change --------------------------------------------------------
 
