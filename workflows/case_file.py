@@ -133,6 +133,8 @@ class CaseFile:
     policy: ResolvedPolicy | None = None
     investigation_done: bool = False
     transferred_by: str | None = None
+    # The level a supervisor escalated to by hand; clocks' own levels are on the clocks.
+    _manual_escalation: int = 0
     effects: list[Effect] = field(default_factory=list)
 
     @classmethod
@@ -209,8 +211,6 @@ class CaseFile:
         self.state.breached = any(c.met_at is None for c in overdue)
         levels = [c.escalation_level for c in overdue if c.met_at is None]
         self.state.escalation_level = max([*levels, self._manual_escalation])
-
-    _manual_escalation: int = 0
 
     def next_deadline(self) -> datetime | None:
         deadlines = [

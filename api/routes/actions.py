@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
+from temporalio.client import Client
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api import engine
 from api.auth import Principal, Role
@@ -22,6 +24,7 @@ from api.deps import (
     IdempotencyKey,
     Supervisor,
 )
+from api.engine import ActionT
 from api.models import CasePublic
 from api.routes.common import CaseId, build
 from policy.model import ClockName
@@ -80,7 +83,15 @@ def _update_id(action: str, user: Principal, key: str | None) -> str | None:
     return None if key is None else f"{action}:{user.user}:{key}"
 
 
-def _public(state: CaseState) -> CasePublic:
+async def _apply(
+    client: Client,
+    case_id: str,
+    update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState],
+    action: ActionT,
+    update_id: str | None,
+) -> CasePublic:
+    """Send the action to the case and answer with the case as the API shows it."""
+    state = await engine.apply_action(client, case_id, update, action, update_id=update_id)
     return CasePublic.model_validate(state.model_dump())
 
 
@@ -95,14 +106,8 @@ async def acknowledge(
     """First response to the customer (R3.2): stops the 5-minute clock."""
     fields = (body or AcknowledgeBody()).model_dump()
     action = build(AcknowledgeInput, actor=user.user, **fields)
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.acknowledge,
-            action,
-            update_id=_update_id("acknowledge", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.acknowledge, action, _update_id("acknowledge", user, key)
     )
 
 
@@ -116,10 +121,8 @@ async def answer(
 ) -> CasePublic:
     """A simple question answered at once; the case resolves (R3.3)."""
     action = build(AnswerInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client, case_id, CaseWorkflow.answer, action, update_id=_update_id("answer", user, key)
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.answer, action, _update_id("answer", user, key)
     )
 
 
@@ -133,14 +136,8 @@ async def transfer(
 ) -> CasePublic:
     """Hand a complex question to the responsible department (R3.4)."""
     action = build(TransferInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.transfer,
-            action,
-            update_id=_update_id("transfer", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.transfer, action, _update_id("transfer", user, key)
     )
 
 
@@ -156,14 +153,12 @@ async def department_plan(
     action = build(
         DepartmentPlanInput, actor=user.user, department=_acting(user), **body.model_dump()
     )
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.record_department_plan,
-            action,
-            update_id=_update_id("department-plan", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.record_department_plan,
+        action,
+        _update_id("department-plan", user, key),
     )
 
 
@@ -179,14 +174,12 @@ async def department_result(
     action = build(
         DepartmentResultInput, actor=user.user, department=_acting(user), **body.model_dump()
     )
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.record_department_result,
-            action,
-            update_id=_update_id("department-result", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.record_department_result,
+        action,
+        _update_id("department-result", user, key),
     )
 
 
@@ -207,14 +200,12 @@ async def customer_update(
 ) -> CasePublic:
     """Progress and result told to the customer (R3.7)."""
     action = build(CustomerUpdateInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.update_customer,
-            action,
-            update_id=_update_id("customer-update", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.update_customer,
+        action,
+        _update_id("customer-update", user, key),
     )
 
 
@@ -228,14 +219,8 @@ async def assign(
 ) -> CasePublic:
     """Name the complaint's one owner (R4.2)."""
     action = build(AssignOwnerInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.assign_owner,
-            action,
-            update_id=_update_id("assign", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.assign_owner, action, _update_id("assign", user, key)
     )
 
 
@@ -249,14 +234,12 @@ async def investigation(
 ) -> CasePublic:
     """The owner's initial investigation (R4.3)."""
     action = build(InvestigationInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.record_investigation,
-            action,
-            update_id=_update_id("investigation", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.record_investigation,
+        action,
+        _update_id("investigation", user, key),
     )
 
 
@@ -270,14 +253,8 @@ async def propose_remedy(
 ) -> CasePublic:
     """Propose a remedy (R4.4); above the policy's threshold it waits for approval."""
     action = build(ProposeRemedyInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.propose_remedy,
-            action,
-            update_id=_update_id("remedies", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.propose_remedy, action, _update_id("remedies", user, key)
     )
 
 
@@ -292,14 +269,12 @@ async def decide_remedy(
 ) -> CasePublic:
     """A supervisor approves or rejects a proposed remedy (``approve: false``)."""
     action = build(ApproveRemedyInput, actor=user.user, remedy_id=remedy_id, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.decide_remedy,
-            action,
-            update_id=_update_id(f"remedies/{remedy_id}/approve", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.decide_remedy,
+        action,
+        _update_id(f"remedies/{remedy_id}/approve", user, key),
     )
 
 
@@ -313,14 +288,8 @@ async def reply(
 ) -> CasePublic:
     """The final reply to the complainant (R4.4, within 7 working days)."""
     action = build(FinalReplyInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.send_final_reply,
-            action,
-            update_id=_update_id("reply", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.send_final_reply, action, _update_id("reply", user, key)
     )
 
 
@@ -334,11 +303,7 @@ async def close(
 ) -> CasePublic:
     """Close the case; the satisfaction survey follows (R6.1)."""
     action = build(CloseInput, actor=user.user, **(body or CloseBody()).model_dump())
-    return _public(
-        await engine.apply_action(
-            client, case_id, CaseWorkflow.close, action, update_id=_update_id("close", user, key)
-        )
-    )
+    return await _apply(client, case_id, CaseWorkflow.close, action, _update_id("close", user, key))
 
 
 @router.post("/reopen", response_model=CasePublic)
@@ -351,10 +316,8 @@ async def reopen(
 ) -> CasePublic:
     """Reopen a closed case within the policy's reopen window."""
     action = build(ReopenInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client, case_id, CaseWorkflow.reopen, action, update_id=_update_id("reopen", user, key)
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.reopen, action, _update_id("reopen", user, key)
     )
 
 
@@ -368,14 +331,8 @@ async def feedback(
 ) -> CasePublic:
     """The customer's score and comment (R6.1), taken at any channel."""
     action = build(FeedbackInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.record_feedback,
-            action,
-            update_id=_update_id("feedback", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.record_feedback, action, _update_id("feedback", user, key)
     )
 
 
@@ -390,14 +347,12 @@ async def extend_clock(
 ) -> CasePublic:
     """Move a running clock's deadline by a duration or a number of working days."""
     action = build(ExtendClockInput, actor=user.user, clock=name, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.extend_clock,
-            action,
-            update_id=_update_id(f"clocks/{name}/extend", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.extend_clock,
+        action,
+        _update_id(f"clocks/{name}/extend", user, key),
     )
 
 
@@ -412,14 +367,12 @@ async def pause_clock(
 ) -> CasePublic:
     """Stop a clock while the bank waits on the customer."""
     action = build(PauseClockInput, actor=user.user, clock=name, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.pause_clock,
-            action,
-            update_id=_update_id(f"clocks/{name}/pause", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.pause_clock,
+        action,
+        _update_id(f"clocks/{name}/pause", user, key),
     )
 
 
@@ -435,14 +388,12 @@ async def resume_clock(
     """Restart a paused clock with the time it had left."""
     fields = (body or ResumeClockBody()).model_dump()
     action = build(ResumeClockInput, actor=user.user, clock=name, **fields)
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.resume_clock,
-            action,
-            update_id=_update_id(f"clocks/{name}/resume", user, key),
-        )
+    return await _apply(
+        client,
+        case_id,
+        CaseWorkflow.resume_clock,
+        action,
+        _update_id(f"clocks/{name}/resume", user, key),
     )
 
 
@@ -456,14 +407,8 @@ async def escalate(
 ) -> CasePublic:
     """Raise the case one rung up the escalation ladder by hand."""
     action = build(EscalateInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.escalate,
-            action,
-            update_id=_update_id("escalate", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.escalate, action, _update_id("escalate", user, key)
     )
 
 
@@ -477,12 +422,6 @@ async def add_note(
 ) -> CasePublic:
     """A note on the case's timeline."""
     action = build(NoteInput, actor=user.user, **body.model_dump())
-    return _public(
-        await engine.apply_action(
-            client,
-            case_id,
-            CaseWorkflow.add_note,
-            action,
-            update_id=_update_id("notes", user, key),
-        )
+    return await _apply(
+        client, case_id, CaseWorkflow.add_note, action, _update_id("notes", user, key)
     )
