@@ -193,7 +193,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StackConfig:
 
 
 def dev_server_argv(config: StackConfig) -> list[str]:
-    """``temporal server start-dev`` with SQLite persistence tuned as DESIGN measured."""
+    """``temporal server start-dev`` with SQLite persistence tuned for throughput (WAL)."""
     return [
         venv_executable("temporal"),
         "server",

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from contracts.search_attributes import CASE_KIND
 from stack.processes import (
     free_port,
     port_in_use,
@@ -32,7 +33,6 @@ from stack.processes import (
     wait_for_port,
 )
 from stack.run import READY_LINE, config_from_env
-from stack.search_attributes import CASE_KIND
 from stack.tokens import ensure_dev_codec_key, ensure_dev_tokens, load_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
