@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from contracts.policy import ClockName
+from contracts.policy import ClockName, ResolvedPolicy
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -95,6 +95,8 @@ class CaseOpenInput(BaseModel):
     description: Text
     opened_by: Name
     received_at: datetime | None = None
+    # Set only by the case itself when it continues as new.
+    resume: CaseResume | None = None
 
 
 # --- what the case shows ---------------------------------------------------------------
@@ -167,6 +169,32 @@ class CaseState(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)
     feedback: Feedback | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    # Events of earlier runs (the case continues as new when its history grows
+    # long): they are in the register, and ``timeline`` holds those that follow.
+    timeline_offset: int = 0
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the case's latest event."""
+        return self.timeline_offset + len(self.timeline)
+
+
+class CaseResume(BaseModel):
+    """What a case carries into its next run when it continues as new: its whole
+    state (with the timeline's events not yet in the register), the effects still
+    queued, its policy, and the answers it gave to keyed requests, so a retry after
+    the new run starts still gets the first answer (the server deduplicates update IDs
+    within one run only)."""
+
+    state: CaseState
+    # Queued side effects, as ``workflows.effects.dump_effects`` writes them.
+    effects: list[dict[str, Any]] = Field(default_factory=list)
+    policy: ResolvedPolicy
+    investigation_done: bool = False
+    transferred_by: str | None = None
+    manual_escalation: int = 0
+    receipts: int = 0
+    answers: dict[str, CaseState] = Field(default_factory=dict)
 
 
 def case_workflow_id(case_id: str) -> str:
@@ -180,3 +208,6 @@ class IntakeReceipt(BaseModel):
 
     first: bool
     state: CaseState
+
+
+CaseOpenInput.model_rebuild()

@@ -69,6 +69,9 @@ class ResolvedPolicy(BaseModel):
     currency: str = "CNY"
     clocks: dict[ClockName, ClockRule]
     departments: list[str] = Field(default_factory=list)
+    # A case continues as new before one run's history reaches this many events (or
+    # when the server suggests it), far below the server's hard limit of 51,200.
+    history_budget: int = Field(default=10_000, ge=200, le=40_000)
 
     @model_validator(mode="after")
     def _working_days_only_where_counted(self) -> ResolvedPolicy:

@@ -194,6 +194,8 @@ class PolicyRules(_Table):
     currency: Currency
     clocks: ClockTable
     escalation: EscalationTable
+    # Events one run of a case may reach before it continues as new (optional).
+    history_budget: Annotated[int, Field(ge=200, le=40_000)] = 10_000
     overrides: list[PolicyOverride] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -364,6 +366,7 @@ def _merge(
             "clocks": clocks,
             "escalation_ladder": ladder,
             "escalation_interval": interval,
+            "history_budget": rules.history_budget,
             "departments": list(departments),
         }
     )

@@ -132,6 +132,22 @@ def list_case_events(session: Session, *, case_id: str, after_seq: int = -1) -> 
     return list(session.exec(statement).all())
 
 
+def timeline_upto(session: Session, *, case_id: str, upto_seq: int) -> list[TimelineEvent]:
+    """The case's timeline events up to ``upto_seq``: those of a case's earlier runs,
+    which the workflow no longer carries once it has continued as new."""
+    statement = (
+        select(CaseEventRow)
+        .where(CaseEventRow.case_id == case_id, CaseEventRow.seq <= upto_seq)
+        .order_by(col(CaseEventRow.seq))
+    )
+    return [
+        TimelineEvent(
+            seq=row.seq, type=row.type, at=row.at, actor=row.actor, detail=row.detail, data=row.data
+        )
+        for row in session.exec(statement).all()
+    ]
+
+
 def _page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")

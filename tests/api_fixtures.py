@@ -92,8 +92,13 @@ def write_tokens(path: Path) -> dict[str, str]:
     return tokens
 
 
+# A small history budget, so a long case continues as new within a test.
+HISTORY_BUDGET = 600
+
+
 def write_policy(path: Path) -> None:
     default = resources.files("policy").joinpath("default.toml").read_text(encoding="utf-8")
+    default = default.replace("history_budget = 10000", f"history_budget = {HISTORY_BUDGET}")
     path.write_text(default + FAST_OVERRIDE, encoding="utf-8")
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
@@ -144,3 +145,20 @@ async def execute_action(
     """Send one handler action as the update of its name, as the API does."""
     state: CaseState = await handle.execute_update(name.value, input, id=id, result_type=CaseState)
     return state
+
+
+async def run_lengths(client: Client, workflow_id: str) -> list[int]:
+    """The history length of each run of a workflow, first to last."""
+    lengths = []
+    history = await client.get_workflow_handle(workflow_id, run_id=None).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    first_run = started.first_execution_run_id
+    run_id: str | None = first_run
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        lengths.append(len(history.events))
+        last = history.events[-1]
+        run_id = None
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return lengths

@@ -34,12 +34,28 @@ with workflow.unsafe.imports_passed_through():
     from contracts.policy import ResolvedPolicy
     from workflows import visibility
     from workflows.case_file import CaseFile, RejectionError
-    from workflows.effects import EFFECT_RETRY, LOCAL_RETRY, Effect, activity_call
+    from workflows.effects import (
+        EFFECT_RETRY,
+        LOCAL_RETRY,
+        Effect,
+        activity_call,
+        dump_effects,
+        load_effects,
+    )
     from workflows.rules import ACTIONS, ActionRule, AnyRule, CountedDeadline, CountingRule
     from workflows.rules.clocks import fire_due, next_clock_event
 
 
 T = TypeVar("T")
+
+# Patch IDs (docs/architecture.md, rule 6): each guards a change of the commands the
+# workflow issues, so histories recorded before it replay unchanged.
+CONTINUE_AS_NEW = "case-continue-as-new"
+BACKOFF_WAITS = "case-backoff-waits"
+# A run continues as new once its history reaches this share of the policy's budget.
+RENEW_AT = 0.8
+# Keyed answers carried across runs: enough for any client's retry window.
+MAX_ANSWERS = 200
 
 
 @workflow.defn
@@ -50,11 +66,23 @@ class CaseWorkflow:
     def __init__(self, input: CaseOpenInput) -> None:
         # Updates and signals that arrive with the first task run before ``run``:
         # everything they read is set up here.
-        self._case = CaseFile.open(input, now=workflow.now())
-        self._intake_done = False
-        self._receipts = 0
-        self._effects: deque[Effect] = deque()
-        self._projected_seq = 0
+        resume = input.resume
+        if resume is None:
+            self._case = CaseFile.open(input, now=workflow.now())
+        else:
+            self._case = CaseFile.resume(input, resume)
+        self._intake_done = resume is not None
+        self._receipts = 0 if resume is None else resume.receipts
+        # Answers to keyed requests (the API's Idempotency-Key), carried across runs.
+        self._answers: dict[str, CaseState] = {} if resume is None else dict(resume.answers)
+        self._effects: deque[Effect] = deque(load_effects(resume.effects) if resume else [])
+        # The register has every event up to here; a resumed run carries the rest.
+        self._projected_seq = self._case.state.timeline_offset
+        # Set when a background line fails unexpectedly: the main line then fails the
+        # workflow task, visibly (TemporalReportedProblems), instead of running on
+        # without notifications or register.
+        self._line_failure: str | None = None
+        self._renew = False  # the history is full: continue as new once drained
         self._clock_changed = False
         self._effects_busy = False
         self._projecting = False
@@ -71,16 +99,71 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, input: CaseOpenInput) -> CaseState:
-        await self._intake(input)
-        effects = asyncio.create_task(self._carry_out_effects())
-        projection = asyncio.create_task(self._keep_register())
+        if input.resume is None:
+            await self._intake(input)
+        else:
+            self._refresh_visibility()
+        # Two background lines, each guarded: an unexpected exception in one is kept
+        # and raised by this main line, which fails the workflow task (retried, and
+        # shown as a reported problem) rather than leaving the case half-alive.
+        effects = asyncio.create_task(self._guarded("deliveries", self._carry_out_effects))
+        projection = asyncio.create_task(self._guarded("register", self._keep_register))
         await self._keep_clocks()
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._effects_pending()
-        )
+        self._renew = False  # the case is over: let the lines finish their work
+        await workflow.wait_condition(lambda: self._line_failure is not None or self._drained())
+        self._raise_line_failure()
         effects.cancel()
         projection.cancel()
         return self._case.state
+
+    async def _guarded(self, name: str, line: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await line()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            workflow.logger.exception("Case line %s failed", name)
+            self._line_failure = f"{name} line failed: {type(err).__name__}: {err}"
+
+    def _raise_line_failure(self) -> None:
+        if self._line_failure is not None:
+            # Not an ApplicationError: this fails the workflow task, not the case.
+            raise RuntimeError(self._line_failure)
+
+    def _drained(self) -> bool:
+        """No handler running, no effect queued or under way, the register caught up."""
+        return workflow.all_handlers_finished() and not self._effects_pending()
+
+    def _quiet(self) -> bool:
+        """No handler running and no delivery under way: what is still queued, and the
+        events the register may not have yet, are carried into the next run.
+
+        A register write in flight is not waited for: a local activity's result can
+        reach the workflow in a different activation on replay than it did live, so a
+        decision that waited on it could replay differently. The next run projects
+        those events again, which the register stores once."""
+        return workflow.all_handlers_finished() and not self._effects_busy
+
+    def _history_full(self) -> bool:
+        """Time for a new run: the server suggests it, or the policy's event budget is
+        reached. Both come from the history itself, so replay decides the same way."""
+        info = workflow.info()
+        budget = self._case.policy.history_budget if self._case.policy else 10_000
+        # Started at 80 %: draining the queue and the register takes a few more events.
+        used = info.get_current_history_length()
+        full = info.is_continue_as_new_suggested() or used >= budget * RENEW_AT
+        # Guarded: cases recorded before continue-as-new existed replay unchanged.
+        return full and workflow.patched(CONTINUE_AS_NEW)
+
+    def _continue_as_new(self) -> None:
+        """Carry the whole case into a fresh run (raises; the run ends here)."""
+        resume = self._case.carry_over(
+            projected_seq=self._projected_seq,
+            effects=dump_effects(list(self._effects)),
+            receipts=self._receipts,
+            answers=self._answers,
+        )
+        workflow.continue_as_new(self._case.intake.model_copy(update={"resume": resume}))
 
     async def _intake(self, input: CaseOpenInput) -> None:
         """Resolve the policy and start the receipt clocks; both in local activities so
@@ -122,13 +205,18 @@ class CaseWorkflow:
         local activity reaches the workflow as ActivityError or as the activity's own
         ApplicationError, so both are caught.
         """
+        failures = 0
         while True:
             try:
                 return await attempt()
             except (ActivityError, ApplicationError) as err:
-                workflow.logger.warning("Intake blocked (%s), retrying in 1 min: %s", problem, err)
+                wait = self._backoff(timedelta(minutes=1), failures)
+                failures += 1
+                workflow.logger.warning(
+                    "Intake blocked (%s), retrying in %s: %s", problem, wait, err
+                )
                 workflow.set_current_details(f"**Intake blocked**: {problem}: {err}")
-                await workflow.sleep(timedelta(minutes=1), summary=f"Retry intake: {problem}")
+                await workflow.sleep(wait, summary=f"Retry intake: {problem}")
 
     async def _count_working_days(
         self, start: datetime, days: int, policy: ResolvedPolicy
@@ -170,18 +258,30 @@ class CaseWorkflow:
                 wake_at, label = reopen_until, "Reopen window ends"
             self._clock_changed = False
             timeout = None if wake_at is None else max(wake_at - now, timedelta(milliseconds=1))
-            # The timeout is the timer: it ends the wait by raising TimeoutError.
+            self._renew = self._history_full()
+            # The timeout is the timer: it ends the wait by raising TimeoutError. A case
+            # whose history is full pauses its lines and wakes once nothing is under
+            # way, to continue as new with what is still queued.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._clock_changed, timeout=timeout, timeout_summary=label
+                    lambda: (
+                        self._clock_changed
+                        or self._line_failure is not None
+                        or (self._renew and self._quiet())
+                    ),
+                    timeout=timeout,
+                    timeout_summary=label,
                 )
+            self._raise_line_failure()
             fire_due(self._case, now=workflow.now())
             self._after_change()
+            if self._renew and self._quiet():
+                self._continue_as_new()
 
     # --- effects: activities that act on the outside world -------------------------
 
     def _effects_pending(self) -> bool:
-        unprojected = len(self._case.state.timeline) > self._projected_seq
+        unprojected = self._case.state.last_seq > self._projected_seq
         return bool(self._effects) or unprojected or self._effects_busy or self._projecting
 
     async def _carry_out_effects(self) -> None:
@@ -191,7 +291,8 @@ class CaseWorkflow:
         recorded; a failing adapter never blocks an action.
         """
         while True:
-            await workflow.wait_condition(lambda: bool(self._effects))
+            # While the case prepares to continue as new, queued effects wait for it.
+            await workflow.wait_condition(lambda: bool(self._effects) and not self._renew)
             self._effects_busy = True
             try:
                 await self._carry_out(self._effects.popleft())
@@ -202,24 +303,38 @@ class CaseWorkflow:
         """Project the case into the SQL register, apart from the effects queue: a
         department webhook that is down never holds back the register, and a register
         that is down never holds back a customer's notification."""
+        failures = 0
         while True:
             await workflow.wait_condition(
-                lambda: len(self._case.state.timeline) > self._projected_seq
+                lambda: self._case.state.last_seq > self._projected_seq and not self._renew
             )
             self._projecting = True
             try:
                 await self._project()
+                failures = 0
             except (ActivityError, ApplicationError) as err:
                 # A register down for minutes, or a non-retryable failure: try again
                 # later rather than leave the register behind for good.
-                workflow.logger.error("Register update failed, retrying in 5 min: %s", err)
-                await workflow.sleep(timedelta(minutes=5), summary="Retry register update")
+                wait = self._backoff(timedelta(minutes=5), failures)
+                failures += 1
+                workflow.logger.error("Register update failed, retrying in %s: %s", wait, err)
+                await workflow.sleep(wait, summary="Retry register update")
             finally:
                 self._projecting = False
 
+    @staticmethod
+    def _backoff(first: timedelta, failures: int) -> timedelta:
+        """How long a waiting loop sleeps: doubling up to an hour, so an outage of days
+        adds a bounded number of events (about 24 a day) to the case's history."""
+        if not workflow.patched(BACKOFF_WAITS):
+            return first  # cases recorded before the back-off waited a fixed time
+        factor: int = 2 ** min(failures, 10)
+        return min(first * factor, timedelta(hours=1))
+
     async def _project(self) -> None:
-        upto = len(self._case.state.timeline)
-        events = self._case.state.timeline[self._projected_seq : upto]
+        state = self._case.state
+        upto = state.last_seq
+        events = state.timeline[self._projected_seq - state.timeline_offset :]
         # A local activity: one short, idempotent SQL write that the worker runs
         # itself, recorded as a marker, with no round trip through the server's task
         # queues. It halves the server's work per action (measured in bench/).
@@ -315,6 +430,13 @@ class CaseWorkflow:
         state = self._case.state
         return state.model_copy(update={"timeline": state.timeline[first_new_event:]})
 
+    @staticmethod
+    def _keyed_update_id() -> str | None:
+        """The update ID when the API derived it from an ``Idempotency-Key``
+        (``path:user:key``); the SDK's own random IDs are never retried."""
+        info = workflow.current_update_info()
+        return info.id if info is not None and ":" in info.id else None
+
     def _update_handlers(self, rule: AnyRule) -> tuple[Any, Any]:
         """The update handler and validator of one action, registered under its name.
 
@@ -324,12 +446,23 @@ class CaseWorkflow:
         """
 
         async def handler(input: Action) -> CaseState:
-            return await self._act(rule, input)
+            key = self._keyed_update_id()
+            if key is not None and key in self._answers:
+                return self._answers[key]  # answered in an earlier run
+            answer = await self._act(rule, input)
+            if key is not None:
+                self._answers[key] = answer
+                while len(self._answers) > MAX_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
+            return answer
 
         def validator(input: Action) -> None:
             # A validator runs before anything is written: a rejection leaves no trace
-            # in history beyond the update's own rejected outcome.
-            self._check(rule, input)
+            # in history beyond the update's own rejected outcome. A retry of a request
+            # answered in an earlier run is not checked again: it gets that answer.
+            key = self._keyed_update_id()
+            if key is None or key not in self._answers:
+                self._check(rule, input)
 
         handler.__annotations__ = {"input": rule.input, "return": CaseState}
         validator.__annotations__ = {"input": rule.input, "return": None}
@@ -364,13 +497,22 @@ class CaseWorkflow:
             return
         try:
             await self._act(rule, input)
-        except ApplicationError as err:
-            # Raised from a signal handler it would fail the whole workflow.
+        except Exception as err:
+            # Whatever fails inside (a rejection after waiting, a working-day count
+            # whose activity failed), the signal is recorded as rejected: an
+            # ActivityError escaping a signal handler would fail the workflow, and any
+            # other exception would fail its task for good.
+            if isinstance(err, ApplicationError):
+                reason = err.message
+            elif isinstance(err, ActivityError):
+                reason = f"could not be applied: {err.cause or err}"
+            else:
+                reason = f"could not be applied: {type(err).__name__}: {err}"
             self._case.record(
                 "signal_rejected",
                 at=workflow.now(),
                 actor="system",
-                detail=err.message,
+                detail=reason[:500],
                 signal=name,
             )
             self._after_change()

@@ -16,6 +16,7 @@ from contracts.activities import CaseSnapshot, CustomerTemplate
 from contracts.case import (
     CaseKind,
     CaseOpenInput,
+    CaseResume,
     CaseState,
     ClockStatus,
     ClockView,
@@ -91,13 +92,50 @@ class CaseFile:
         )
         return cls(intake=intake, state=state)
 
+    @classmethod
+    def resume(cls, intake: CaseOpenInput, resume: CaseResume) -> CaseFile:
+        """The case as its previous run left it (continue-as-new)."""
+        return cls(
+            intake=intake.model_copy(update={"resume": None}),
+            state=resume.state,
+            policy=resume.policy,
+            investigation_done=resume.investigation_done,
+            transferred_by=resume.transferred_by,
+            manual_escalation=resume.manual_escalation,
+        )
+
+    def carry_over(
+        self,
+        *,
+        projected_seq: int,
+        effects: list[dict[str, Any]],
+        receipts: int,
+        answers: dict[str, CaseState],
+    ) -> CaseResume:
+        """Everything the next run needs: the events up to ``projected_seq`` are in the
+        register, so only those after it are carried."""
+        assert self.policy is not None
+        state = self.state
+        unprojected = state.timeline[projected_seq - state.timeline_offset :]
+        state = state.model_copy(update={"timeline": unprojected, "timeline_offset": projected_seq})
+        return CaseResume(
+            state=state,
+            effects=effects,
+            policy=self.policy,
+            investigation_done=self.investigation_done,
+            transferred_by=self.transferred_by,
+            manual_escalation=self.manual_escalation,
+            receipts=receipts,
+            answers=answers,
+        )
+
     # --- bookkeeping ---------------------------------------------------------------
 
     def record(
         self, type_: str, *, at: datetime, actor: str, detail: str | None = None, **data: Any
     ) -> int:
         """Add a timeline event (R2.2: what, when, who); returns its sequence number."""
-        seq = len(self.state.timeline) + 1
+        seq = self.state.last_seq + 1
         self.state.timeline.append(
             TimelineEvent(seq=seq, type=type_, at=at, actor=actor, detail=detail, data=data)
         )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, assert_never
+from typing import Annotated, Any, Literal, assert_never
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter
 from temporalio.common import RetryPolicy
 
 from contracts.activities import (
@@ -65,6 +65,8 @@ class NotifyCustomer:
     template: CustomerTemplate
     params: dict[str, str]
     seq: int
+    # Which effect this is, when a queue of them is carried into a new run.
+    effect: Literal["notify_customer"] = "notify_customer"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class NotifyStaff:
     deadline: datetime | None
     message: str
     seq: int
+    # Which effect this is, when a queue of them is carried into a new run.
+    effect: Literal["notify_staff"] = "notify_staff"
 
 
 @dataclass(frozen=True)
@@ -86,20 +90,39 @@ class DispatchToDepartment:
     reason: str
     requested_by: str
     seq: int
+    # Which effect this is, when a queue of them is carried into a new run.
+    effect: Literal["dispatch_to_department"] = "dispatch_to_department"
 
 
 @dataclass(frozen=True)
 class RecordRemedy:
     remedy: Remedy
+    # Which effect this is, when a queue of them is carried into a new run.
+    effect: Literal["record_remedy"] = "record_remedy"
 
 
 @dataclass(frozen=True)
 class RecordFeedback:
     feedback_id: str
     feedback: Feedback
+    # Which effect this is, when a queue of them is carried into a new run.
+    effect: Literal["record_feedback"] = "record_feedback"
 
 
 Effect = NotifyCustomer | NotifyStaff | DispatchToDepartment | RecordRemedy | RecordFeedback
+
+_QUEUE: TypeAdapter[list[Effect]] = TypeAdapter(
+    list[Annotated[Effect, Field(discriminator="effect")]]
+)
+
+
+def dump_effects(effects: list[Effect]) -> list[dict[str, Any]]:
+    """A queue of effects as plain data, to carry into the case's next run."""
+    return _QUEUE.dump_python(effects, mode="json")  # type: ignore[no-any-return]
+
+
+def load_effects(data: list[dict[str, Any]]) -> list[Effect]:
+    return _QUEUE.validate_python(data)
 
 
 @dataclass(frozen=True)

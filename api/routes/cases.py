@@ -36,7 +36,7 @@ from api.routes.common import CaseId, build
 from api.stuck_queries import Stuck, render
 from contracts.case import CaseKind, CaseOpenInput, Priority, Stage
 from contracts.search_attributes import CASE_STAGE
-from store.cases import list_cases
+from store.cases import list_cases, timeline_upto
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -121,10 +121,22 @@ async def open_case(
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-async def read_case(case_id: CaseId, user: Reader, client: ClientDep) -> CasePublic:
-    """The live case from its workflow: stage, owner, clocks, remedies, timeline."""
+async def read_case(
+    case_id: CaseId, user: Reader, client: ClientDep, session: SessionDep
+) -> CasePublic:
+    """The live case from its workflow: stage, owner, clocks, remedies, timeline.
+
+    A long-lived case continues as new now and then, carrying its state but not its
+    older events: those come from the register, so the timeline is always whole."""
     state = await engine.get_state(client, case_id)
     ensure_department_scope(user, state.department)
+    if state.timeline_offset:
+        earlier = await run_in_threadpool(
+            timeline_upto, session, case_id=case_id, upto_seq=state.timeline_offset
+        )
+        if len(earlier) != state.timeline_offset:
+            raise EngineUnavailableError("the case register is behind the case; try again")
+        state = state.model_copy(update={"timeline": [*earlier, *state.timeline]})
     return CasePublic.from_state(state)
 
 
