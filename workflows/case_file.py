@@ -746,7 +746,14 @@ class CaseFile:
             seq = self.record("clock_warning", at=event.at, actor=SYSTEM, clock=name)
             alert, message = StaffAlertKind.WARNING, f"Case {case_id}: {name} deadline approaching"
         elif event.kind is ClockEventKind.BREACH:
-            seq = self.record("clock_breached", at=event.at, actor=SYSTEM, clock=name)
+            # ``at`` is the deadline; ``detected_at`` when the timer fired (for audit).
+            seq = self.record(
+                "clock_breached",
+                at=event.at,
+                actor=SYSTEM,
+                clock=name,
+                detected_at=now.isoformat(),
+            )
             alert, message = StaffAlertKind.BREACH, f"Case {case_id}: {name} deadline missed"
             self.effects.append(
                 NotifyStaff(alert, event.clock, role, user, department, 0, deadline, message, seq)
