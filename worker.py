@@ -96,7 +96,11 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = checked_settings()
     upgrade_to_head(settings.database_url)
-    runtime = metrics_runtime(settings)
+    try:
+        runtime = metrics_runtime(settings)
+    except ValueError as err:  # the SDK's exporter could not bind (port in use)
+        logging.error("Case worker refusing to start: CASE_WORKER_METRICS_PORT: %s", err)
+        sys.exit(EXIT_CONFIG)
     client = await connect_client(settings, runtime=runtime)
     worker = build_worker(client, settings)
     stop = asyncio.Event()

@@ -12,8 +12,10 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -40,13 +42,13 @@ def broken_policy(path: Path) -> Path:
     return path
 
 
-def settings_for(tmp_path: Path, **values: object) -> Settings:
-    base: dict[str, object] = {
+def settings_for(tmp_path: Path, **values: str | None) -> Settings:
+    base: dict[str, Any] = {
         "CASE_ENVIRONMENT": "test",
         "DATABASE_URL": sqlite_url(tmp_path / "cases.db"),
         "CASE_CODEC_KEYS": None,
     }
-    return Settings(**{**base, **values})
+    return Settings.model_validate({**base, **values})
 
 
 def child_env(tmp_path: Path, policy: Path) -> dict[str, str]:
@@ -138,12 +140,8 @@ def test_every_configured_file_is_checked_and_named(tmp_path: Path) -> None:
     missing = settings_for(tmp_path, CASE_POLICY_FILE=str(tmp_path / "nowhere.toml"))
     [problem] = configuration_problems(missing)
     assert "nowhere.toml: cannot be read" in problem
-    try:
+    with pytest.raises(ConfigurationError, match=r"^refusing to start: CASE_POLICY_FILE: "):
         check_configuration(missing)
-    except ConfigurationError as err:
-        assert str(err).startswith("refusing to start: CASE_POLICY_FILE: ")
-    else:
-        raise AssertionError("a missing policy file was accepted")
 
     assert configuration_problems(settings_for(tmp_path)) == []
 
