@@ -24,6 +24,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -254,6 +257,16 @@ async def test_a_case_moves_the_worker_and_api_metrics(metered: Metered) -> None
     ):
         before, after = total(worker_before, name, **queue), total(worker_after, name, **queue)
         assert after > before, name
+
+    # The worker polls under the identity CASE_WORKER_IDENTITY gave it.
+    described = await api.client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=api.client.namespace,
+            task_queue=TaskQueue(name=api.settings.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    assert WORKER_IDENTITY in {poller.identity for poller in described.pollers}
 
 
 async def test_breach_event_records_deadline_and_detection(metered: Metered) -> None:
