@@ -1,4 +1,4 @@
-"""The API's Prometheus metrics at ``GET /metrics`` (issue 16).
+"""The API's Prometheus metrics at ``GET /metrics``.
 
 - ``case_api_requests_total{method, route, status}`` and
   ``case_api_request_duration_seconds{method, route, status}`` (a histogram): every

@@ -1,7 +1,8 @@
-"""Business figures from the register, computed when Prometheus scrapes (issue 16).
+"""Business figures from the register, computed when Prometheus scrapes.
 
-One ``GROUP BY`` query per family, read at scrape time, so the figures are always
-the register's and nothing has to be kept in step with it:
+One ``GROUP BY`` query per family (the two timeline families share one), read at
+scrape time, so the figures are always the register's and nothing has to be kept in
+step with it:
 
 - ``case_engine_cases{stage, kind}``: cases by stage (closed ones included);
   ``case_engine_open_cases{stage, kind}``: the same rows, open stages only (the
@@ -79,10 +80,12 @@ class RegisterCollector(Collector):
         started = time.perf_counter()
         try:
             with get_engine(self.database_url).connect() as connection:
+                # One scan of the timeline serves both event families.
+                events = _event_counts(connection, [BREACHED, CLOCK_ESCALATED, MANUAL_ESCALATED])
                 families = [
                     *_cases(connection),
-                    _breaches(connection),
-                    _escalations(connection),
+                    _breaches(events),
+                    _escalations(events),
                     _deliveries(connection),
                 ]
         except SQLAlchemyError as err:
@@ -142,8 +145,8 @@ def _event_counts(connection: Connection, types: Sequence[str]) -> dict[tuple[st
     return _counts(connection.execute(statement).all())
 
 
-def _breaches(connection: Connection) -> CounterMetricFamily:
-    counts = _event_counts(connection, [BREACHED])
+def _breaches(events: dict[tuple[str, ...], int]) -> CounterMetricFamily:
+    counts = {key: n for key, n in events.items() if key[0] == BREACHED}
     family = CounterMetricFamily(
         "case_engine_clock_breaches", "Deadlines missed, by clock", labels=["clock"]
     )
@@ -154,8 +157,8 @@ def _breaches(connection: Connection) -> CounterMetricFamily:
     return family
 
 
-def _escalations(connection: Connection) -> CounterMetricFamily:
-    counts = _event_counts(connection, [CLOCK_ESCALATED, MANUAL_ESCALATED])
+def _escalations(events: dict[tuple[str, ...], int]) -> CounterMetricFamily:
+    counts = {key: n for key, n in events.items() if key[0] != BREACHED}
     family = CounterMetricFamily(
         "case_engine_escalations",
         "Escalations: by a clock still unmet after its breach, or by a supervisor",
