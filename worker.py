@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import deadlines, departments, feedback, notifications, register, remedies
 from codec.converter import connect_client
+from preflight.check import ConfigurationError, check_configuration
 from settings import Settings, get_settings
 from store.migrate import upgrade_to_head
 from workflows.case import CaseWorkflow
@@ -52,16 +56,52 @@ def build_worker(
         # this pool, never on the event loop that drives workflow tasks.
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
+        identity=settings.worker_identity,
         # Keeping open cases cached avoids replaying their history at every deadline.
         max_cached_workflows=10_000,
     )
 
 
+# Exit status when the configuration is refused (a supervisor should not restart it).
+EXIT_CONFIG = 2
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """An SDK runtime serving Temporal's worker metrics in Prometheus text format at
+    ``http://CASE_WORKER_METRICS_HOST:CASE_WORKER_METRICS_PORT/metrics``; ``None``
+    (the SDK's default runtime, no endpoint) when no port is set."""
+    if settings.worker_metrics_port is None:
+        return None
+    address = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def checked_settings() -> Settings:
+    """The settings, with every file and key they name usable; otherwise the process
+    exits with ``EXIT_CONFIG``, naming the variable, the file and the key, before it
+    takes any work (a broken file is not left to surface at the first case)."""
+    try:
+        settings = get_settings()
+        check_configuration(settings)
+    except ConfigurationError as err:
+        logging.error("Case worker %s", err)
+        sys.exit(EXIT_CONFIG)
+    except ValidationError as err:
+        logging.error("Case worker refusing to start: invalid settings: %s", err)
+        sys.exit(EXIT_CONFIG)
+    return settings
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
+    settings = checked_settings()
     upgrade_to_head(settings.database_url)
-    client = await connect_client(settings)
+    try:
+        runtime = metrics_runtime(settings)
+    except ValueError as err:  # the SDK's exporter could not bind (port in use)
+        logging.error("Case worker refusing to start: CASE_WORKER_METRICS_PORT: %s", err)
+        sys.exit(EXIT_CONFIG)
+    client = await connect_client(settings, runtime=runtime)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,6 +109,12 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with worker:
         logging.info("Case worker polling task queue %r", settings.task_queue)
+        if settings.worker_metrics_port is not None:
+            logging.info(
+                "SDK metrics at http://%s:%d/metrics",
+                settings.worker_metrics_host,
+                settings.worker_metrics_port,
+            )
         await stop.wait()
         logging.info("Shutting down: finishing in-flight tasks")
     # Leaving the context manager shuts the worker down gracefully.

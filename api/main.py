@@ -17,9 +17,12 @@ from temporalio.client import Client
 from api.auth import load_tokens
 from api.deps import codec_caller
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
 from api.routes import actions, cases, departments, health
+from api.token_check import tokens_problem
 from codec.converter import connect_client
 from codec.http import add_codec_cors, build_codec_router
+from preflight.check import check_configuration
 from settings.app import Settings, get_settings
 from store.migrate import upgrade_to_head
 
@@ -30,6 +33,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Refuse to start on a file that cannot be used, naming the file and the key.
+        check_configuration(settings, tokens=tokens_problem)
         app.state.settings = settings
         app.state.tokens = load_tokens(settings.api_tokens_file)
         await run_in_threadpool(upgrade_to_head, settings.database_url)
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
     app.include_router(build_codec_router(codec_caller, settings=settings))
     add_codec_cors(app, settings)
+    install_metrics(app, settings.database_url)
     return app
 
 

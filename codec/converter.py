@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 from codec.encryption import EncryptionCodec
 from codec.keys import parse_codec_keys
@@ -47,7 +48,9 @@ def case_data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect_client(settings: Settings, **overrides: Any) -> Client:
+async def connect_client(
+    settings: Settings, *, runtime: Runtime | None = None, **overrides: Any
+) -> Client:
     """Connect with Temporal's own client config and the case data converter.
 
     The connection (address, namespace, TLS, API key) comes from Temporal's env config:
@@ -55,10 +58,14 @@ async def connect_client(settings: Settings, **overrides: Any) -> Client:
     ``TEMPORAL_PROFILE`` and the config file, so a local dev server, a self-hosted
     cluster and Temporal Cloud differ by environment alone. With nothing set it is
     ``localhost:7233``, namespace ``default``. ``overrides`` go to ``Client.connect``
-    last (tests pass ``target_host`` and ``namespace``).
+    last (tests pass ``target_host`` and ``namespace``). ``runtime`` is the SDK runtime
+    the client and its workers run on (the worker's carries its metrics endpoint);
+    without one, the SDK's default runtime.
     """
     connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
     connect_config.setdefault("target_host", DEFAULT_TARGET_HOST)
     connect_config["data_converter"] = case_data_converter(settings)
+    if runtime is not None:
+        connect_config["runtime"] = runtime
     connect_config.update(overrides)
     return await Client.connect(**connect_config)

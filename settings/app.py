@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     codec_cors_origins: str = Field(
         default="http://localhost:8233", alias="CASE_CODEC_CORS_ORIGINS"
     )
+    # The worker serves Temporal's SDK metrics (Prometheus text) on this port when set.
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, alias="CASE_WORKER_METRICS_PORT"
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", alias="CASE_WORKER_METRICS_HOST")
+    # The worker's identity as Temporal records it (default: the SDK's pid@host).
+    worker_identity: str | None = Field(default=None, alias="CASE_WORKER_IDENTITY")
 
     @property
     def channels(self) -> list[str]:

@@ -94,7 +94,10 @@ async def test_health_and_readiness(api: ApiStack) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = await api.http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json() == {"status": "ready", "checks": {"temporal": "ok", "database": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"temporal": "ok", "database": "ok", "configuration": "ok"},
+    }
 
 
 async def test_readiness_names_temporal_when_it_does_not_answer(api: ApiStack) -> None:

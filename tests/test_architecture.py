@@ -24,16 +24,21 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED: dict[str, frozenset[str]] = {
     "bench": frozenset(
         {"stack", "api", "workflows", "activities", "store", "policy", "calendars"}
-        | {"settings", "codec", "contracts", "worker", "ops"}
+        | {"settings", "codec", "contracts", "worker", "ops", "preflight"}
     ),
-    "stack": frozenset({"ops", "store", "policy", "settings", "codec", "contracts", "calendars"}),
+    "stack": frozenset(
+        {"ops", "preflight", "store", "policy", "settings", "codec", "contracts", "calendars"}
+    ),
     "ops": frozenset({"workflows", "store", "policy", "settings", "codec", "contracts"}),
     "worker": frozenset(
-        {"workflows", "activities", "store", "settings", "codec", "contracts", "ops"}
+        {"workflows", "activities", "preflight", "store", "settings", "codec", "contracts", "ops"}
     ),
-    "api": frozenset({"workflows", "store", "policy", "settings", "codec", "contracts"}),
+    "api": frozenset(
+        {"workflows", "preflight", "store", "policy", "settings", "codec", "contracts"}
+    ),
     "workflows": frozenset({"policy", "contracts"}),
     "activities": frozenset({"store", "policy", "calendars", "settings", "codec", "contracts"}),
+    "preflight": frozenset({"policy", "settings", "codec", "contracts", "calendars"}),
     "store": frozenset({"settings", "contracts"}),
     "codec": frozenset({"settings"}),
     "policy": frozenset({"calendars", "contracts"}),

@@ -12,6 +12,9 @@ from sqlalchemy import text
 
 from api.deps import ClientDep, SettingsDep
 from api.models import Health, Readiness
+from api.token_check import tokens_problem
+from preflight.check import configuration_problems
+from settings.app import Settings
 from store.db import get_engine
 
 router = APIRouter(tags=["health"])
@@ -28,12 +31,20 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Temporal or the register is down"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "Temporal or the register is down, or a configured file is broken",
+        }
+    },
 )
 async def readyz(client: ClientDep, settings: SettingsDep) -> JSONResponse:
-    """200 only when Temporal and the register both answer; 503 names what failed."""
-    temporal, database = await asyncio.gather(_temporal(client), _database(settings.database_url))
-    checks = {"temporal": temporal, "database": database}
+    """200 only when Temporal and the register both answer and every configured file
+    is usable; 503 names what failed."""
+    temporal, database, configuration = await asyncio.gather(
+        _temporal(client), _database(settings.database_url), _configuration(settings)
+    )
+    checks = {"temporal": temporal, "database": database, "configuration": configuration}
     ready = all(result == "ok" for result in checks.values())
     body = Readiness(status="ready" if ready else "unavailable", checks=checks)
     return JSONResponse(
@@ -48,6 +59,12 @@ async def _temporal(client: ClientDep) -> str:
     except Exception as exc:  # any failure means "not ready", and says which
         return f"failed: {type(exc).__name__}: {exc}"
     return "ok" if healthy else "failed: not serving"
+
+
+async def _configuration(settings: Settings) -> str:
+    # Cheap: each file is parsed again only when its modification time or size changed.
+    problems = await run_in_threadpool(configuration_problems, settings, tokens=tokens_problem)
+    return "ok" if not problems else "failed: " + "; ".join(problems)
 
 
 def _select_one(database_url: str) -> None:

@@ -185,7 +185,7 @@ def fire_due(case: CaseFile, *, now: datetime) -> None:
     while (event := next_clock_event(case)) is not None and event.at <= now:
         clock = case.state.clocks[event.clock]
         clocks.fire(clock, event)
-        _announce(case, event)
+        _announce(case, event, now=now)
     case.refresh_summary()
 
 
@@ -200,7 +200,7 @@ def _responsible(case: CaseFile, name: ClockName) -> tuple[str, str | None, str 
     return "frontline_agents", None, None
 
 
-def _announce(case: CaseFile, event: ClockEvent) -> None:
+def _announce(case: CaseFile, event: ClockEvent, *, now: datetime) -> None:
     clock = case.state.clocks[event.clock]
     name = event.clock.value
     if event.kind is ClockEventKind.EXPIRY:
@@ -214,7 +214,10 @@ def _announce(case: CaseFile, event: ClockEvent) -> None:
         seq = case.record("clock_warning", at=event.at, actor=SYSTEM, clock=name)
         alert, message = StaffAlertKind.WARNING, f"Case {case_id}: {name} deadline approaching"
     elif event.kind is ClockEventKind.BREACH:
-        seq = case.record("clock_breached", at=event.at, actor=SYSTEM, clock=name)
+        # ``at`` is the deadline; ``detected_at`` when the timer fired (for audit).
+        seq = case.record(
+            "clock_breached", at=event.at, actor=SYSTEM, clock=name, detected_at=now.isoformat()
+        )
         alert, message = StaffAlertKind.BREACH, f"Case {case_id}: {name} deadline missed"
         case.effects.append(
             NotifyStaff(alert, event.clock, role, user, department, 0, deadline, message, seq)

@@ -1,0 +1,1 @@
+"""Checks made before a process takes work: every file the environment names."""

@@ -1,0 +1,90 @@
+"""Configuration checked at start: a process refuses to run on a file it cannot use.
+
+The worker and the API call :func:`check_configuration` before they take any work, so
+a broken policy, departments or tokens file, or malformed codec keys, stop the
+process at once with a message naming the variable, the file and the key at fault,
+instead of surfacing when the first case arrives. The API's ``/readyz`` calls
+:func:`configuration_problems` on every probe and reports not ready while a file is
+broken; the files are re-read only when their modification time or size changes.
+
+A file that breaks while the worker runs does not stop it: intake waits for the file
+to be fixed (the policy activity is retried), and cases already open keep the policy
+they started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from codec.keys import CodecKeyError, parse_codec_keys
+from policy.loader import PolicyError, load_policy_document
+from settings.app import Settings
+from settings.departments import DepartmentsError, load_departments
+
+__all__ = [
+    "ConfigurationError",
+    "TokensCheck",
+    "check_configuration",
+    "configuration_problems",
+]
+
+
+class ConfigurationError(ValueError):
+    """The configuration cannot be used; the message lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start: " + "; ".join(problems))
+
+
+TokensCheck = Callable[[Path | None], str | None]
+
+
+def configuration_problems(settings: Settings, *, tokens: TokensCheck | None = None) -> list[str]:
+    """Every problem with the files and keys named by ``settings``; empty when usable.
+
+    ``tokens`` checks the API's tokens file (the API passes its own check; the worker
+    does not read that file).
+    """
+    return [
+        problem
+        for problem in (
+            _policy(settings.policy_file),
+            _departments(settings.departments_file),
+            _codec_keys(settings.codec_keys),
+            tokens(settings.api_tokens_file) if tokens is not None else None,
+        )
+        if problem is not None
+    ]
+
+
+def check_configuration(settings: Settings, *, tokens: TokensCheck | None = None) -> None:
+    """Raise :class:`ConfigurationError` when any configured file or key is unusable."""
+    problems = configuration_problems(settings, tokens=tokens)
+    if problems:
+        raise ConfigurationError(problems)
+
+
+def _policy(path: Path | None) -> str | None:
+    try:
+        load_policy_document(path)
+    except PolicyError as err:
+        return f"CASE_POLICY_FILE: {err}"
+    return None
+
+
+def _departments(path: Path | None) -> str | None:
+    try:
+        load_departments(path)
+    except DepartmentsError as err:
+        return f"CASE_DEPARTMENTS_FILE: {err}"
+    return None
+
+
+def _codec_keys(raw: str | None) -> str | None:
+    try:
+        parse_codec_keys(raw)
+    except CodecKeyError as err:  # the message never holds key material
+        return f"CASE_CODEC_KEYS: {err}"
+    return None
