@@ -1,5 +1,6 @@
 """``make run``: the one-command stack starts the real dev server, worker and API, opens
-a case end to end, and stops every child on Ctrl-C or when one of them dies."""
+a case end to end, restarts a worker that is killed, and stops every child on Ctrl-C,
+when the dev server dies, or when a child keeps dying."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ class RunningStack:
     def child_pids(self) -> dict[str, int]:
         for line in self.lines:
             if "Processes:" in line:
-                return {name: int(pid) for name, pid in re.findall(r"(\w+) pid (\d+)", line)}
+                return {name: int(pid) for name, pid in re.findall(r"([\w-]+) pid (\d+)", line)}
         raise AssertionError(f"no Processes line:\n{self.output}")
 
     def wait_exit(self, timeout: float) -> int:
@@ -204,7 +205,7 @@ def _gone(pid: int) -> bool:
 def _assert_all_stopped(
     running: RunningStack,
     pids: dict[str, int],
-    names: tuple[str, ...] = ("temporal", "worker", "api"),
+    names: tuple[str, ...] = ("temporal", "worker-1", "api"),
 ) -> None:
     assert set(pids) == set(names), running.output
     deadline = time.monotonic() + 10
@@ -291,12 +292,74 @@ async def test_make_run_serves_cases_and_stops_everything_on_ctrl_c(
     _assert_all_stopped(stack, pids)
 
 
-async def test_a_child_that_dies_stops_the_stack_and_is_named(stack: RunningStack) -> None:
+async def test_a_killed_worker_is_restarted_and_a_dead_dev_server_stops_the_stack(
+    stack: RunningStack,
+) -> None:
     pids = stack.child_pids()
-    os.kill(pids["worker"], signal.SIGKILL)
-    assert stack.wait_exit(STOP_TIMEOUT) == 1
-    assert "worker was killed by SIGKILL" in stack.output
-    _assert_all_stopped(stack, pids)
+    case_id = await _open_case(stack)
+
+    os.kill(pids["worker-1"], signal.SIGKILL)
+    killed_at = time.monotonic()
+    await stack.wait_for_line(r"worker-1 was killed by SIGKILL .*restarting it in 1 s", 10)
+    match = await stack.wait_for_line(r"worker-1 restarted, pid (\d+)", 10)
+    new_pid = int(match.group(1))
+    assert time.monotonic() - killed_at < 5, stack.output
+    assert new_pid != pids["worker-1"]
+    assert not _gone(new_pid)
+    assert "Stopping the others" not in stack.output
+
+    # The case opened before the kill takes an action after it: the workflow runs on
+    # the new worker (the update waits for a worker to run it).
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        acted = await http.post(
+            f"/v1/cases/{case_id}/acknowledge",
+            json={"note": "Received, looking into it."},
+            headers={"Authorization": f"Bearer {stack.token('agent')}"},
+        )
+    assert acted.status_code == 200, acted.text
+    client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+    history = await client.get_workflow_handle(f"case-{case_id}").fetch_history()
+    identities = {
+        event.workflow_task_completed_event_attributes.identity
+        for event in history.events
+        if event.HasField("workflow_task_completed_event_attributes")
+    }
+    # Temporal's default worker identity is "pid@host": both processes ran the case.
+    assert {identity.split("@")[0] for identity in identities} == {
+        str(pids["worker-1"]),
+        str(new_pid),
+    }
+
+    # The dev server is not restarted: its death stops everything, naming it, and its
+    # database stays for the next start.
+    os.kill(pids["temporal"], signal.SIGKILL)
+    assert stack.wait_exit(STOP_TIMEOUT) == 1, stack.output
+    assert "temporal stopped (temporal was killed by SIGKILL)" in stack.output
+    assert "Stopping the others." in stack.output
+    database = stack.data_dir / "temporal.db"
+    assert f"database is kept in {database}" in stack.output
+    assert database.stat().st_size > 0
+    _assert_all_stopped(stack, {**pids, "worker-1": new_pid})
+
+
+async def test_a_child_that_keeps_dying_stops_the_stack_and_is_named(tmp_path: Path) -> None:
+    # CASE_WORKER_COMMAND replaces `python worker.py`: here a worker that always fails.
+    failing = f"{sys.executable} -c 'import sys; print(\"no worker today\"); sys.exit(3)'"
+    running = _launch(tmp_path / "data", CASE_WORKER_COMMAND=failing, CASE_RESTART_BACKOFF="0.1")
+    try:
+        assert running.wait_exit(READY_TIMEOUT) == 1, running.output
+    finally:
+        _shut(running)
+    output = running.output
+    pauses = re.findall(
+        r"worker-1 exited with code 3 \(pid \d+\); restarting it in (\S+) s", output
+    )
+    assert pauses == ["0.1", "0.2", "0.4", "0.8"], output
+    assert len(re.findall(r"worker-1 restarted, pid \d+", output)) == 4, output
+    assert "worker-1 keeps dying: 5 times within 60 s (worker-1 exited with code 3)" in output
+    assert "no worker today" in output  # the log's last lines are shown
+    assert "Stopping the others." in output
+    assert [p for p in running.ports() if port_in_use("127.0.0.1", p)] == []
 
 
 async def test_an_existing_cluster_gets_the_search_attributes_and_is_left_running(
@@ -328,7 +391,7 @@ async def test_an_existing_cluster_gets_the_search_attributes_and_is_left_runnin
             assert described.typed_search_attributes.get(CASE_KIND) == "complaint"
             running.process.send_signal(signal.SIGINT)
             assert running.wait_exit(STOP_TIMEOUT) == 0, running.output
-            _assert_all_stopped(running, pids, names=("worker", "api"))
+            _assert_all_stopped(running, pids, names=("worker-1", "api"))
         finally:
             _shut(running)
         # Not ours: the cluster keeps running.
