@@ -364,7 +364,7 @@ async def test_two_workers_and_two_apis_share_the_work_and_survive_a_killed_work
     print(
         f"\nfleet: {CASES} cases driven in {driven:.1f} s, settled in {settled:.1f} s; "
         f"worker-1 killed after {drive.killed_at_request} answers; retries {dict(drive.retried)}; "
-        f"tasks by worker pid {dict(by_pid)}; {len(taken_over)} cases ran on both workers"
+        f"cases touched per worker pid {dict(by_pid)}; {len(taken_over)} ran on both"
     )
 
 

@@ -136,10 +136,19 @@ def _stack_env(data_dir: Path, api_port: int, temporal_port: int, ui_port: int) 
         CASE_API_PORT=str(api_port),
         CASE_TEMPORAL_PORT=str(temporal_port),
         CASE_TEMPORAL_UI_PORT=str(ui_port),
+        # One worker: its metrics port must not be the default another stack may hold.
+        CASE_WORKER_METRICS_PORT=str(_metrics_port({api_port, temporal_port, ui_port})),
         CASE_ENVIRONMENT="development",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _metrics_port(taken: set[int]) -> int:
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    return port
 
 
 def _distinct_free_ports(count: int) -> list[int]:
