@@ -24,6 +24,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from stack.banner import banner
 from stack.processes import (
     free_port,
     port_in_use,
@@ -32,8 +33,9 @@ from stack.processes import (
     venv_executable,
     wait_for_port,
 )
-from stack.run import READY_LINE, config_from_env
+from stack.run import READY_LINE, StackError, config_from_env
 from stack.search_attributes import CASE_KIND
+from stack.supervisor import RestartPolicy, Supervisor
 from stack.tokens import ensure_dev_codec_key, ensure_dev_tokens, load_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -486,3 +488,64 @@ def test_dev_codec_key_generated_once_as_a_dev_key(tmp_path: Path) -> None:
     assert key.startswith("dev-")
     assert ensure_dev_codec_key(path) == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_each_worker_gets_its_own_name_log_and_metrics_port(tmp_path: Path) -> None:
+    env = _stack_env(tmp_path / "data", *_distinct_free_ports(3))
+    env.update(CASE_WORKERS="3", CASE_WORKER_METRICS_PORT="20100")
+    config = config_from_env(env)
+    assert config.worker_names == ["worker-1", "worker-2", "worker-3"]
+    assert [config.worker_env(i)["CASE_WORKER_METRICS_PORT"] for i in (1, 2, 3)] == [
+        "20100",
+        "20101",
+        "20102",
+    ]
+    # The rest of a worker's environment is the children's.
+    assert config.worker_env(2)["DATABASE_URL"] == config.child_env()["DATABASE_URL"]
+    text = banner(config, [])
+    metrics = next(line for line in text.splitlines() if "Metrics:" in line)
+    assert metrics.split("Metrics:")[1].strip().split(", ") == [
+        "worker-1 http://127.0.0.1:20100/metrics",
+        "worker-2 http://127.0.0.1:20101/metrics",
+        "worker-3 http://127.0.0.1:20102/metrics",
+        f"api http://127.0.0.1:{config.api_port}/metrics",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CASE_WORKERS", "0", "CASE_WORKERS must be between 1 and 64"),
+        ("CASE_WORKERS", "two", "CASE_WORKERS must be a whole number"),
+        ("CASE_WORKER_METRICS_PORT", "65535", "leaves no port for worker-2"),
+        ("CASE_RESTART_BACKOFF", "0", "CASE_RESTART_BACKOFF must be more than 0"),
+        ("CASE_WORKER_COMMAND", "python 'unclosed", "CASE_WORKER_COMMAND cannot be split"),
+    ],
+)
+def test_bad_fleet_settings_are_refused_naming_the_variable(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    env = _stack_env(tmp_path / "data", *_distinct_free_ports(3))
+    env.update({"CASE_WORKERS": "2", name: value})
+    with pytest.raises(StackError, match=message):
+        config_from_env(env)
+
+
+def test_the_pause_doubles_up_to_its_cap_and_old_deaths_are_forgotten(tmp_path: Path) -> None:
+    assert [RestartPolicy().backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    now = [1000.0]
+    said: list[str] = []
+    supervisor = Supervisor(tmp_path / "logs", say=said.append, clock=lambda: now[0])
+    child = supervisor.start("worker-1", ["sh", "-c", "exit 3"], {})
+    try:
+        for _ in range(6):  # more deaths than the limit, but each a minute after the last
+            child.process.wait(timeout=30)
+            supervisor.poll()  # notes the death
+            now[0] += 61
+            supervisor.poll()  # the pause is over: started again
+            (child,) = supervisor.children
+        pauses = re.findall(r"restarting it in (\S+) s \((\d) death", "\n".join(said))
+        assert pauses == [("1", "1")] * 6
+        assert len([line for line in said if "worker-1 restarted, pid" in line]) == 6
+    finally:
+        supervisor.stop()
