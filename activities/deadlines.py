@@ -11,10 +11,10 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
 from calendars import UnknownCalendarError, UnknownTimezoneError, working_day_deadline
+from contracts.activities import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
+from contracts.policy import ResolvedPolicy
 from policy.loader import PolicyError, load_policy_document, resolve_policy
-from policy.model import ResolvedPolicy
 from settings.app import get_settings
 from settings.departments import DepartmentsError, load_departments
 

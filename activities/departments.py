@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import DeliveryResult, DepartmentDispatchInput
 from activities.notifications import post_json
+from contracts.activities import DeliveryResult, DepartmentDispatchInput
 from settings import get_settings
 from settings.departments import DepartmentsError, load_departments
 from store.db import session_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import FeedbackRecordInput
+from contracts.activities import FeedbackRecordInput
 from settings import get_settings
 from store.db import session_scope
 from store.idempotent import insert_once

@@ -31,12 +31,13 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import (
+from activities.templates import TemplateError, render
+from contracts.activities import (
     CustomerNotificationInput,
     DeliveryResult,
     StaffNotificationInput,
 )
-from activities.templates import TemplateError, render
+from contracts.case import Customer, Language
 from settings import get_settings
 from settings.departments import DepartmentsError, load_departments
 from store.db import session_scope
@@ -50,7 +51,6 @@ from store.outbox import (
     mark_sent,
 )
 from store.tables import CustomerNotification, StaffNotification
-from workflows.messages import Customer, Language
 
 HTTP_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 10.0

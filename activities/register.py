@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import CaseProgressInput
+from contracts.activities import CaseProgressInput
 from settings import get_settings
 from store.cases import add_case_events, upsert_case
 from store.db import session_scope

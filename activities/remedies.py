@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import LedgerResult, RemedyRecordInput
+from contracts.activities import LedgerResult, RemedyRecordInput
+from contracts.case import RemedyStatus
 from settings import get_settings
 from store.db import session_scope
 from store.idempotent import insert_once
 from store.ledger import get_remedy_entry
 from store.tables import RemedyLedgerEntry
-from workflows.messages import RemedyStatus
 
 
 @activity.defn(name="record_remedy")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from activities.models import CustomerTemplate
-from workflows.messages import Language
+from contracts.activities import CustomerTemplate
+from contracts.case import Language
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 TIME_PARAMS = frozenset({"deadline", "reopen_until"})

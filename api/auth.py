@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workflows.messages import Name
+from contracts.case import Name
 
 
 class Role(StrEnum):

@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import TypeVar
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import CaseClosedError, CaseNotFoundError, EngineUnavailableError, temporal_errors
 from api.ids import case_id_for_key, random_case_id
+from contracts.actions import Action, ActionName
+from contracts.case import CaseOpenInput, CaseState, case_workflow_id
 from workflows import visibility
-from workflows.case import CaseWorkflow, case_workflow_id
-from workflows.messages import Action, CaseOpenInput, CaseState
+from workflows.case import CaseWorkflow
 
 # How long a request waits for the workflow: an action normally completes within one
 # workflow task; past this the caller gets 504 and retries with its Idempotency-Key.
@@ -31,8 +30,6 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 # Candidates a keyed intake walks before giving up (each collision is ~1 in 10^12).
 KEYED_ATTEMPTS = 8
 RANDOM_ATTEMPTS = 8
-
-ActionT = TypeVar("ActionT", bound=Action)
 
 
 def _same_intake(state: CaseState, intake: CaseOpenInput) -> bool:
@@ -128,12 +125,12 @@ async def _is_closed(client: Client, case_id: str) -> bool:
 async def apply_action(
     client: Client,
     case_id: str,
-    update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState],
-    action: ActionT,
+    name: ActionName,
+    action: Action,
     *,
     update_id: str | None,
 ) -> CaseState:
-    """Send one handler action as an update and return the case after it.
+    """Send one handler action as the update of its name and return the case after it.
 
     ``update_id`` (from the request's ``Idempotency-Key``) makes a retry return the
     first attempt's result instead of applying the action twice.
@@ -142,7 +139,10 @@ async def apply_action(
     try:
         async with temporal_errors(case_id):
             async with asyncio.timeout(ACTION_TIMEOUT.total_seconds()):
-                return await handle.execute_update(update, action, id=update_id)
+                state: CaseState = await handle.execute_update(
+                    name.value, action, id=update_id, result_type=CaseState
+                )
+                return state
     except CaseNotFoundError:
         # The server answers NOT_FOUND both for no such workflow and for an update
         # sent to one that has completed; only the first is an unknown case.

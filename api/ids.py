@@ -11,6 +11,8 @@ import hashlib
 import re
 import secrets
 
+from contracts.case import case_workflow_id
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "C"
 LENGTH = 8
@@ -52,7 +54,5 @@ def normalise_case_id(text: str) -> str | None:
 
 def case_id_of_workflow(workflow_id: str) -> str:
     """The case reference inside a case workflow's ID (the inverse of
-    ``workflows.case.case_workflow_id``)."""
-    from workflows.case import case_workflow_id
-
+    ``contracts.case.case_workflow_id``)."""
     return workflow_id.removeprefix(case_workflow_id(""))

@@ -1,6 +1,6 @@
 """Request and response models of the HTTP API, one family per entity.
 
-Action bodies are the workflow's own (``workflows.messages``: each update input is its
+Action bodies are the workflow's own (``contracts.actions``: each update input is its
 body plus ``actor``); the actor is the token's user (R2.2), so a body cannot record an
 action in someone else's name.
 """
@@ -11,15 +11,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.messages import (
+from contracts.case import (
     CaseKind,
     CaseState,
+    ClockStatus,
+    ClockView,
     Customer,
+    Feedback,
     Name,
     Priority,
+    Remedy,
     Stage,
     Text,
+    TimelineEvent,
 )
+from contracts.policy import ClockName
 
 
 class _Body(BaseModel):
@@ -44,8 +50,99 @@ class CaseCreate(_Body):
     description: Text
 
 
-class CasePublic(CaseState):
-    """The live case, straight from the workflow: stage, owner, clocks, timeline."""
+class ClockPublic(BaseModel):
+    """One clock as a client sees it: when it started, when it is due, how it stands.
+
+    The workflow's own bookkeeping (the warning's lead, whether it has warned) stays
+    inside the workflow."""
+
+    name: ClockName
+    status: ClockStatus
+    started_at: datetime
+    deadline: datetime | None
+    warn_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    escalation_level: int
+    extensions: int
+    # Whole seconds the clock had left when it was paused (null unless paused).
+    paused_remaining_seconds: int | None
+
+    @classmethod
+    def from_clock(cls, clock: ClockView) -> ClockPublic:
+        remaining = clock.remaining_when_paused
+        return cls(
+            name=clock.name,
+            status=clock.status,
+            started_at=clock.started_at,
+            deadline=clock.deadline,
+            warn_at=clock.warn_at,
+            breached_at=clock.breached_at,
+            met_at=clock.met_at,
+            escalation_level=clock.escalation_level,
+            extensions=clock.extensions,
+            paused_remaining_seconds=None if remaining is None else int(remaining.total_seconds()),
+        )
+
+
+class CasePublic(BaseModel):
+    """The live case, from the workflow: stage, owner, clocks, remedies, timeline.
+
+    An explicit model, apart from the workflow's state, so that only what a client
+    should rely on is part of the API."""
+
+    case_id: str
+    kind: CaseKind
+    channel: str
+    category: str
+    product: str | None
+    priority: Priority
+    customer_id: str
+    stage: Stage
+    owner: str | None
+    department: str | None
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None
+    reopen_until: datetime | None
+    policy_version: str | None
+    clocks: dict[ClockName, ClockPublic]
+    escalation_level: int
+    breached: bool
+    remedies: list[Remedy]
+    feedback: Feedback | None
+    timeline: list[TimelineEvent]
+
+    @classmethod
+    def from_state(cls, state: CaseState) -> CasePublic:
+        return cls(
+            **state.model_dump(include=_CASE_FIELDS),
+            clocks={name: ClockPublic.from_clock(c) for name, c in state.clocks.items()},
+            remedies=state.remedies,
+            feedback=state.feedback,
+            timeline=state.timeline,
+        )
+
+
+_CASE_FIELDS = {
+    "case_id",
+    "kind",
+    "channel",
+    "category",
+    "product",
+    "priority",
+    "customer_id",
+    "stage",
+    "owner",
+    "department",
+    "opened_at",
+    "opened_by",
+    "closed_at",
+    "reopen_until",
+    "policy_version",
+    "escalation_level",
+    "breached",
+}
 
 
 class CaseSummary(BaseModel):
@@ -88,9 +185,6 @@ class StuckCaseList(BaseModel):
     stuck: str
     query: str
     items: list[StuckCase]
-
-
-# --- actions -----------------------------------------------------------------------------
 
 
 # --- health ------------------------------------------------------------------------------

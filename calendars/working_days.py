@@ -2,7 +2,7 @@
 
 Every holiday, weekend and make-up working day (China's 调休 Saturdays and Sundays)
 comes from ``holidays`` itself: this module only picks the calendar, the years and the
-time zone. It is called from activities, never from workflow code (DESIGN rule 1).
+time zone. It is called from activities, never from workflow code (docs/architecture.md, rule 1).
 """
 
 from __future__ import annotations

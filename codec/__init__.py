@@ -1,4 +1,4 @@
-"""Payload encryption for Temporal (DESIGN rule 7) and the shared client factory.
+"""Payload encryption for Temporal (docs/architecture.md, rule 7) and the shared client factory.
 
 ``codec.http`` (the Web UI's codec endpoints) is imported separately: the worker does
 not need FastAPI.

@@ -1,5 +1,2 @@
-"""The deadline policy: the plan's clocks as data (see ``default.toml``)."""
-
-from policy.model import ClockName, ClockRule, ResolvedPolicy
-
-__all__ = ["ClockName", "ClockRule", "ResolvedPolicy"]
+"""The deadline policy as data: ``default.toml`` holds the plan's figures and
+``loader`` reads a bank's own file into ``contracts.policy.ResolvedPolicy``."""

@@ -1,4 +1,4 @@
-"""Load the deadline policy file and resolve it for one case (DESIGN rule 5).
+"""Load the deadline policy file and resolve it for one case (docs/architecture.md, rule 5).
 
 The file is TOML (see ``default.toml``, shipped with the package and used when no file
 is configured). It is checked completely when loaded, every kind and priority
@@ -34,8 +34,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from calendars import CalendarError, check_calendar, zone
-from policy.model import ClockName, ClockRule, ResolvedPolicy
-from workflows.messages import CaseKind, Priority
+from contracts.case import CaseKind, Priority
+from contracts.policy import ClockName, ClockRule, ResolvedPolicy
 
 __all__ = [
     "PolicyDocument",

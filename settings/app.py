@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN rule 8).
+"""Settings from the environment (docs/architecture.md, rule 8).
 
 Temporal's connection comes from Temporal's own environment variables and config
 profile (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ...), read by
@@ -53,12 +53,10 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if not self.codec_keys:
                 raise ValueError("CASE_CODEC_KEYS must be set in production")
-            # Imported here: codec.keys imports this module for the marker.
-            from codec.keys import parse_codec_keys
-
-            if any(
-                k.kid.startswith(DEV_CODEC_KEY_MARKER) for k in parse_codec_keys(self.codec_keys)
-            ):
+            # Only the key IDs are read here (``kid:base64key,...``); the keys themselves
+            # are parsed and checked by ``codec.keys``, which sits above this module.
+            kids = [part.split(":", 1)[0].strip() for part in self.codec_keys.split(",")]
+            if any(kid.startswith(DEV_CODEC_KEY_MARKER) for kid in kids):
                 raise ValueError("CASE_CODEC_KEYS holds a development key; set real keys")
             if self.api_tokens_file is None:
                 raise ValueError("CASE_API_TOKENS_FILE must be set in production")

@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def dev_server_argv(config: StackConfig) -> list[str]:
-    """``temporal server start-dev`` with SQLite persistence tuned as DESIGN measured."""
+    """``temporal server start-dev`` with SQLite persistence tuned for throughput (WAL)."""
     return [
         venv_executable("temporal"),
         "server",

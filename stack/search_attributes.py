@@ -19,7 +19,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -31,35 +30,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
-CASE_KIND: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseKind")
-CASE_CHANNEL: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseChannel")
-CASE_STAGE: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseStage")
-CASE_DEPARTMENT: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseDepartment")
-CASE_OWNER: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseOwner")
-CASE_PRIORITY: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CasePriority")
-CASE_CATEGORY: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CaseCategory")
-CASE_POLICY_VERSION: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("CasePolicyVersion")
-CASE_BREACHED: SearchAttributeKey[bool] = SearchAttributeKey.for_bool("CaseBreached")
-CASE_NEXT_DEADLINE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
-    "CaseNextDeadline"
-)
-CASE_ESCALATION_LEVEL: SearchAttributeKey[int] = SearchAttributeKey.for_int("CaseEscalationLevel")
-
-# Every key, in the order the Web UI's column picker will list them. Pass this to
-# ``WorkflowEnvironment.start_local(search_attributes=...)``.
-CASE_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
-    CASE_KIND,
-    CASE_CHANNEL,
-    CASE_STAGE,
-    CASE_DEPARTMENT,
-    CASE_OWNER,
-    CASE_PRIORITY,
-    CASE_CATEGORY,
-    CASE_POLICY_VERSION,
-    CASE_BREACHED,
-    CASE_NEXT_DEADLINE,
-    CASE_ESCALATION_LEVEL,
-)
+from contracts.search_attributes import CASE_SEARCH_ATTRIBUTES
 
 # The type names ``temporal server start-dev --search-attribute NAME=TYPE`` accepts.
 _CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {

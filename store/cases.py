@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from activities.models import CaseSnapshot
+from contracts.activities import CaseSnapshot
+from contracts.case import Stage, TimelineEvent
 from store.idempotent import ROWCOUNT, insert_once, table_of
 from store.tables import CaseEventRow, CaseRow
-from workflows.messages import Stage, TimelineEvent
 
 # A case in one of these stages needs nobody's work (a resolved case may still be
 # reopened by the customer, but until then it waits for no one).

@@ -18,7 +18,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities import deadlines
-from activities.models import (
+from contracts.actions import Action, ActionName
+from contracts.activities import (
     CaseProgressInput,
     CustomerNotificationInput,
     DeliveryResult,
@@ -28,8 +29,8 @@ from activities.models import (
     RemedyRecordInput,
     StaffNotificationInput,
 )
-from workflows.case import CaseWorkflow, case_workflow_id
-from workflows.messages import CaseKind, CaseOpenInput, CaseState, Customer, Priority
+from contracts.case import CaseKind, CaseOpenInput, CaseState, Customer, Priority, case_workflow_id
+from workflows.case import CaseWorkflow
 
 
 def intake(
@@ -135,3 +136,11 @@ async def open_case(
     return await client.start_workflow(
         CaseWorkflow.run, input, id=case_workflow_id(input.case_id), task_queue=task_queue
     )
+
+
+async def execute_action(
+    handle: WorkflowHandle[Any, Any], name: ActionName, input: Action, *, id: str | None = None
+) -> CaseState:
+    """Send one handler action as the update of its name, as the API does."""
+    state: CaseState = await handle.execute_update(name.value, input, id=id, result_type=CaseState)
+    return state

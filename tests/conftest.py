@@ -11,11 +11,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from codec.converter import case_data_converter
+from contracts.search_attributes import CASE_SEARCH_ATTRIBUTES
 from settings import Settings
-from stack.search_attributes import CASE_SEARCH_ATTRIBUTES
 
 # The register's fixtures (SQLite and PostgreSQL databases) live in their own module.
-pytest_plugins = ["tests.db_fixtures", "tests.api_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.api_fixtures", "tests.helpers.path_fixtures"]
 
 BIN = Path(sys.executable).parent
 
@@ -27,6 +27,34 @@ def binary(name: str) -> str:
     if not path.exists():
         raise RuntimeError(f"{path} is missing: run `make venv`")
     return str(path)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """As temporalio's samples do: ``--workflow-environment=local`` runs the workflow
+    tests that use ``workflow_env`` on the real dev server instead of the time-skipping
+    test server (tests that must skip days of time are then skipped, with the reason)."""
+    parser.addoption(
+        "--workflow-environment",
+        default="time-skipping",
+        choices=["time-skipping", "local"],
+        help="the server for workflow tests: time-skipping (default) or local (dev server)",
+    )
+
+
+async def start_workflow_env(
+    request: pytest.FixtureRequest, settings: Settings
+) -> WorkflowEnvironment:
+    """The environment ``--workflow-environment`` names, with the case converter."""
+    if request.config.getoption("--workflow-environment") == "local":
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=binary("temporal"),
+            search_attributes=CASE_SEARCH_ATTRIBUTES,
+            data_converter=case_data_converter(settings),
+        )
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=case_data_converter(settings),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Record finished cases' histories for the replay tests (DESIGN rule 6).
+"""Record finished cases' histories for the replay tests (docs/architecture.md, rule 6).
 
     python -m tests.record_histories            # every scenario
     python -m tests.record_histories NAME ...   # only these
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -42,50 +42,44 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.workflow import UpdateMethodMultiParam
 
-from policy.model import ClockName
-from stack.search_attributes import CASE_SEARCH_ATTRIBUTES
-from tests.case_harness import EffectLog, case_worker, intake
+from contracts.actions import (
+    AcknowledgeInput,
+    Action,
+    ActionName,
+    AddNoteInput,
+    AnswerInput,
+    AssignOwnerInput,
+    CloseInput,
+    DecideRemedyInput,
+    EscalateInput,
+    ExtendClockInput,
+    PauseClockInput,
+    ProposeRemedyInput,
+    RecordDepartmentPlanInput,
+    RecordDepartmentResultInput,
+    RecordFeedbackInput,
+    RecordInvestigationInput,
+    ReopenInput,
+    ResumeClockInput,
+    SendFinalReplyInput,
+    TransferInput,
+    UpdateCustomerInput,
+)
+from contracts.case import CaseKind, CaseOpenInput, CaseState, RemedyKind, Stage, case_workflow_id
+from contracts.policy import ClockName
+from contracts.search_attributes import CASE_SEARCH_ATTRIBUTES
+from tests.case_harness import EffectLog, case_worker, execute_action, intake
 from tests.conftest import binary
 from tests.db_fixtures import environment
 from workflows import visibility
-from workflows.case import CaseWorkflow, case_workflow_id
-from workflows.messages import (
-    AcknowledgeInput,
-    Action,
-    AnswerInput,
-    ApproveRemedyInput,
-    AssignOwnerInput,
-    CaseKind,
-    CaseOpenInput,
-    CaseState,
-    CloseInput,
-    CustomerUpdateInput,
-    DepartmentPlanInput,
-    DepartmentResultInput,
-    EscalateInput,
-    ExtendClockInput,
-    FeedbackInput,
-    FinalReplyInput,
-    InvestigationInput,
-    NoteInput,
-    PauseClockInput,
-    ProposeRemedyInput,
-    RemedyKind,
-    ReopenInput,
-    ResumeClockInput,
-    Stage,
-    TransferInput,
-)
+from workflows.case import CaseWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 TASK_QUEUE = "record-histories"
 # Past the survey (7 days) and the reopen window (14 days) of the default policy.
 UNTIL_FINISHED = timedelta(days=15)
 SIGNAL_WAIT_SECONDS = 10.0
-
-ActionT = TypeVar("ActionT", bound=Action)
 
 
 @dataclass
@@ -95,11 +89,9 @@ class Case:
     env: WorkflowEnvironment
     handle: WorkflowHandle[CaseWorkflow, CaseState]
 
-    async def act(
-        self, update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState], input: ActionT
-    ) -> CaseState:
+    async def act(self, name: ActionName, input: Action) -> CaseState:
         """An update, as the API sends it."""
-        return await self.handle.execute_update(update, input)
+        return await execute_action(self.handle, name, input)
 
     async def state(self) -> CaseState:
         return await self.handle.query(CaseWorkflow.get_state)
@@ -134,13 +126,13 @@ def events(state: CaseState) -> list[str]:
 async def inquiry_answered(case: Case) -> None:
     """R3.3: a simple question answered at once, closed, the survey answered."""
     state = await case.act(
-        CaseWorkflow.answer, AnswerInput(actor="li.na", answer="Your new card ships on Monday.")
+        ActionName.ANSWER, AnswerInput(actor="li.na", answer="Your new card ships on Monday.")
     )
     expect(state.stage is Stage.RESOLVED, "answer resolves")
-    await case.act(CaseWorkflow.close, CloseInput(actor="li.na"))
+    await case.act(ActionName.CLOSE, CloseInput(actor="li.na"))
     state = await case.act(
-        CaseWorkflow.record_feedback,
-        FeedbackInput(actor="customer", score=5, comment="Quick and clear"),
+        ActionName.RECORD_FEEDBACK,
+        RecordFeedbackInput(actor="customer", score=5, comment="Quick and clear"),
     )
     expect(state.feedback is not None, "feedback recorded")
 
@@ -148,60 +140,62 @@ async def inquiry_answered(case: Case) -> None:
 async def inquiry_transferred(case: Case) -> None:
     """R3.4-R3.7: transferred to a department, its plan and result, the customer told;
     the survey is left to lapse."""
-    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
     await case.act(
-        CaseWorkflow.transfer,
+        ActionName.TRANSFER,
         TransferInput(actor="li.na", department="cards", reason="Disputed annual fee"),
     )
     await case.act(
-        CaseWorkflow.update_customer,
-        CustomerUpdateInput(actor="li.na", message="Card Services is looking into it."),
+        ActionName.UPDATE_CUSTOMER,
+        UpdateCustomerInput(actor="li.na", message="Card Services is looking into it."),
     )
     state = await case.act(
-        CaseWorkflow.record_department_plan,
-        DepartmentPlanInput(actor="cards-desk", plan="Check the waiver against the fee run."),
+        ActionName.RECORD_DEPARTMENT_PLAN,
+        RecordDepartmentPlanInput(actor="cards-desk", plan="Check the waiver against the fee run."),
     )
     expect(state.stage is Stage.AWAITING_DEPARTMENT_RESULT, "plan recorded")
     await case.act(
-        CaseWorkflow.record_department_result,
-        DepartmentResultInput(actor="cards-desk", result="Fee reversed on 3 March."),
+        ActionName.RECORD_DEPARTMENT_RESULT,
+        RecordDepartmentResultInput(actor="cards-desk", result="Fee reversed on 3 March."),
     )
     state = await case.act(
-        CaseWorkflow.update_customer,
-        CustomerUpdateInput(actor="li.na", message="The fee has been reversed."),
+        ActionName.UPDATE_CUSTOMER,
+        UpdateCustomerInput(actor="li.na", message="The fee has been reversed."),
     )
     expect(state.stage is Stage.RESOLVED, "customer update resolves the inquiry")
-    await case.act(CaseWorkflow.close, CloseInput(actor="li.na"))
+    await case.act(ActionName.CLOSE, CloseInput(actor="li.na"))
 
 
 async def complaint_full(case: Case) -> None:
     """R4: owner, investigation, a department's help, remedies (one needing approval),
     final reply, close, reopen, the second round, close again, survey answered."""
-    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
     state = await case.act(
-        CaseWorkflow.assign_owner, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
+        ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
     )
     expect(state.stage is Stage.INVESTIGATING, "owner starts the investigation")
-    await case.act(CaseWorkflow.add_note, NoteInput(actor="zhang.wei", note="Called the customer."))
     await case.act(
-        CaseWorkflow.record_investigation,
-        InvestigationInput(actor="zhang.wei", findings="The waiver was not applied."),
+        ActionName.ADD_NOTE, AddNoteInput(actor="zhang.wei", note="Called the customer.")
     )
     await case.act(
-        CaseWorkflow.transfer,
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="The waiver was not applied."),
+    )
+    await case.act(
+        ActionName.TRANSFER,
         TransferInput(actor="zhang.wei", department="cards", reason="Reverse the fee"),
     )
     await case.act(
-        CaseWorkflow.record_department_result,
-        DepartmentResultInput(actor="cards-desk", result="Fee reversed."),
+        ActionName.RECORD_DEPARTMENT_RESULT,
+        RecordDepartmentResultInput(actor="cards-desk", result="Fee reversed."),
     )
     state = await case.act(
-        CaseWorkflow.update_customer,
-        CustomerUpdateInput(actor="zhang.wei", message="The fee has been reversed."),
+        ActionName.UPDATE_CUSTOMER,
+        UpdateCustomerInput(actor="zhang.wei", message="The fee has been reversed."),
     )
     expect(state.stage is Stage.AWAITING_FINAL_REPLY, "back to the final reply")
     await case.act(
-        CaseWorkflow.propose_remedy,
+        ActionName.PROPOSE_REMEDY,
         ProposeRemedyInput(
             actor="zhang.wei",
             kind=RemedyKind.FEE_REFUND,
@@ -210,7 +204,7 @@ async def complaint_full(case: Case) -> None:
         ),
     )
     state = await case.act(
-        CaseWorkflow.propose_remedy,
+        ActionName.PROPOSE_REMEDY,
         ProposeRemedyInput(
             actor="zhang.wei",
             kind=RemedyKind.COMPENSATION,
@@ -220,29 +214,29 @@ async def complaint_full(case: Case) -> None:
     )
     pending = state.remedies[-1]
     await case.act(
-        CaseWorkflow.decide_remedy,
-        ApproveRemedyInput(actor="wang.fang", remedy_id=pending.remedy_id),
+        ActionName.DECIDE_REMEDY,
+        DecideRemedyInput(actor="wang.fang", remedy_id=pending.remedy_id),
     )
     await case.act(
-        CaseWorkflow.send_final_reply,
-        FinalReplyInput(actor="zhang.wei", reply="The fee is refunded with compensation."),
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(actor="zhang.wei", reply="The fee is refunded with compensation."),
     )
-    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
     state = await case.act(
-        CaseWorkflow.reopen, ReopenInput(actor="customer", reason="Charged again this month")
+        ActionName.REOPEN, ReopenInput(actor="customer", reason="Charged again this month")
     )
     expect(state.stage is Stage.RECEIVED, "reopened")
-    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
     await case.act(
-        CaseWorkflow.record_investigation,
-        InvestigationInput(actor="zhang.wei", findings="The waiver flag was reset."),
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="The waiver flag was reset."),
     )
     await case.act(
-        CaseWorkflow.send_final_reply,
-        FinalReplyInput(actor="zhang.wei", reply="The waiver is fixed for good."),
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(actor="zhang.wei", reply="The waiver is fixed for good."),
     )
-    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
-    await case.act(CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=4))
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
+    await case.act(ActionName.RECORD_FEEDBACK, RecordFeedbackInput(actor="customer", score=4))
 
 
 async def complaint_clocks(case: Case) -> None:
@@ -253,21 +247,19 @@ async def complaint_clocks(case: Case) -> None:
     state = await case.state()
     clock = state.clocks[ClockName.FIRST_RESPONSE]
     expect(clock.escalation_level == 3, "first response escalated to the top")
-    await case.act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei"))
     await case.act(
-        CaseWorkflow.assign_owner, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
-    )
-    await case.act(
-        CaseWorkflow.pause_clock,
+        ActionName.PAUSE_CLOCK,
         PauseClockInput(actor="wang.fang", clock=ClockName.INVESTIGATION, reason="Customer abroad"),
     )
     await case.sleep(timedelta(days=1))
     await case.act(
-        CaseWorkflow.resume_clock,
+        ActionName.RESUME_CLOCK,
         ResumeClockInput(actor="wang.fang", clock=ClockName.INVESTIGATION),
     )
     await case.act(
-        CaseWorkflow.extend_clock,
+        ActionName.EXTEND_CLOCK,
         ExtendClockInput(
             actor="wang.fang",
             clock=ClockName.INVESTIGATION,
@@ -276,7 +268,7 @@ async def complaint_clocks(case: Case) -> None:
         ),
     )
     await case.act(
-        CaseWorkflow.extend_clock,
+        ActionName.EXTEND_CLOCK,
         ExtendClockInput(
             actor="wang.fang",
             clock=ClockName.FINAL_REPLY,
@@ -285,20 +277,20 @@ async def complaint_clocks(case: Case) -> None:
         ),
     )
     await case.act(
-        CaseWorkflow.escalate, EscalateInput(actor="wang.fang", reason="Customer called twice")
+        ActionName.ESCALATE, EscalateInput(actor="wang.fang", reason="Customer called twice")
     )
     await case.sleep(timedelta(days=3))  # the investigation warns, breaches, escalates
     state = await case.state()
     expect(state.clocks[ClockName.INVESTIGATION].escalation_level >= 2, "investigation escalated")
     await case.act(
-        CaseWorkflow.record_investigation,
-        InvestigationInput(actor="zhang.wei", findings="Statement error", upheld=True),
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="Statement error", upheld=True),
     )
     await case.act(
-        CaseWorkflow.send_final_reply,
-        FinalReplyInput(actor="zhang.wei", reply="The statement has been corrected."),
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(actor="zhang.wei", reply="The statement has been corrected."),
     )
-    await case.act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
 
 
 async def rejected_signals(case: Case) -> None:
@@ -422,7 +414,17 @@ async def open_as_the_api_does(
     return await start.workflow_handle()
 
 
-async def record(env: WorkflowEnvironment, name: str, out: Path) -> Path:
+def history_path(out: Path, name: str, tag: str | None) -> Path:
+    """Where a new recording goes: stored histories are append-only (a running case's
+    past never changes), so an existing file is never overwritten; a re-recording after
+    a guarded change is stored beside the old one as ``NAME.TAG.json``."""
+    path = out / (f"{name}.json" if tag is None else f"{name}.{tag}.json")
+    if path.exists():
+        raise SystemExit(f"{path} exists; stored histories are append-only: pass --tag")
+    return path
+
+
+async def record(env: WorkflowEnvironment, name: str, out: Path, tag: str | None) -> Path:
     recording = SCENARIOS[name]
     log = EffectLog()
     async with case_worker(env.client, TASK_QUEUE, log):
@@ -438,12 +440,12 @@ async def record(env: WorkflowEnvironment, name: str, out: Path) -> Path:
         missing = recording.covers - set(events(final))
         expect(not missing, f"events missing from {name}: {sorted(missing)}")
         history = await handle.fetch_history()
-    path = out / f"{name}.json"
+    path = history_path(out, name, tag)
     path.write_text(history.to_json() + "\n", encoding="utf-8")
     return path
 
 
-async def record_all(names: Sequence[str], out: Path) -> list[Path]:
+async def record_all(names: Sequence[str], out: Path, tag: str | None = None) -> list[Path]:
     # The built-in policy and departments, whatever the caller's environment says.
     with environment(CASE_POLICY_FILE=None, CASE_DEPARTMENTS_FILE=None):
         env = await WorkflowEnvironment.start_time_skipping(
@@ -452,7 +454,7 @@ async def record_all(names: Sequence[str], out: Path) -> list[Path]:
         )
         async with env:
             await register_case_attributes(env.client)
-            return [await record(env, name, out) for name in names]
+            return [await record(env, name, out, tag) for name in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -461,14 +463,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=HISTORIES, help="folder to write to")
+    parser.add_argument(
+        "--tag", help="store as NAME.TAG.json beside the old histories (e.g. the patch ID)"
+    )
     args = parser.parse_args(argv)
     names: list[str] = args.names or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(record_all(names, args.out)):
-        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    for path in asyncio.run(record_all(names, args.out, args.tag)):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB); add it to SHA256SUMS")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The side-effect activities on real databases and real local servers: every write
 stored once however often the activity runs, every delivery made once, and business
-refusals failing for good while outages are retried (DESIGN rules 2 and 3)."""
+refusals failing for good while outages are retried (docs/architecture.md, rules 2 and 3)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.departments import dispatch_to_department
 from activities.feedback import record_feedback
-from activities.models import (
+from activities.notifications import notify_customer, notify_staff
+from activities.register import record_case_progress
+from activities.remedies import record_remedy
+from activities.templates import TEMPLATES, TemplateError, render, required_params
+from contracts.activities import (
     CaseProgressInput,
     CaseSnapshot,
     CustomerNotificationInput,
@@ -38,11 +42,18 @@ from activities.models import (
     StaffAlertKind,
     StaffNotificationInput,
 )
-from activities.notifications import notify_customer, notify_staff
-from activities.register import record_case_progress
-from activities.remedies import record_remedy
-from activities.templates import TEMPLATES, TemplateError, render, required_params
-from policy.model import ClockName
+from contracts.case import (
+    CaseKind,
+    Customer,
+    Language,
+    Priority,
+    Remedy,
+    RemedyKind,
+    RemedyStatus,
+    Stage,
+    TimelineEvent,
+)
+from contracts.policy import ClockName
 from store.cases import get_case_row, list_case_events
 from store.db import session_scope
 from store.outbox import get_customer_notification, get_staff_notification
@@ -56,17 +67,6 @@ from store.tables import (
 )
 from store.work_items import get_work_item
 from tests.db_fixtures import environment
-from workflows.messages import (
-    CaseKind,
-    Customer,
-    Language,
-    Priority,
-    Remedy,
-    RemedyKind,
-    RemedyStatus,
-    Stage,
-    TimelineEvent,
-)
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 R = TypeVar("R")

@@ -19,8 +19,8 @@ from temporalio.client import Client
 from api.ids import CASE_ID_PATTERN, case_id_for_key
 from api.main import create_app
 from api.stuck_queries import DEPARTMENT_OVERDUE, Stuck
+from contracts.case import case_workflow_id
 from tests.api_fixtures import EXTRA_CHANNEL, ApiStack, free_port, serve
-from workflows.case import case_workflow_id
 
 UNKNOWN_CASE = "C00000000"
 WAIT_SECONDS = 15.0

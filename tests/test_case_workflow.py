@@ -21,20 +21,19 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from policy.model import ClockName
-from tests.case_harness import EffectLog, case_worker, intake, open_case
-from tests.db_fixtures import environment
-from workflows.case import CaseWorkflow
-from workflows.messages import (
+from contracts.actions import (
     AcknowledgeInput,
+    ActionName,
     AnswerInput,
-    CaseKind,
-    ClockStatus,
     CloseInput,
     ExtendClockInput,
-    FeedbackInput,
-    Stage,
+    RecordFeedbackInput,
 )
+from contracts.case import CaseKind, ClockStatus, Stage
+from contracts.policy import ClockName
+from tests.case_harness import EffectLog, case_worker, execute_action, intake, open_case
+from tests.db_fixtures import environment
+from workflows.case import CaseWorkflow
 
 
 def new_id() -> str:
@@ -53,17 +52,19 @@ async def test_simple_inquiry_is_answered_at_once_and_resolves(
         assert first.deadline is not None
         assert first.deadline - first.started_at == timedelta(minutes=5)
 
-        state = await handle.execute_update(
-            CaseWorkflow.answer, AnswerInput(actor="agent-li", answer="Your card ships Monday.")
+        state = await execute_action(
+            handle,
+            ActionName.ANSWER,
+            AnswerInput(actor="agent-li", answer="Your card ships Monday."),
         )
         assert state.stage is Stage.RESOLVED
         assert state.clocks[ClockName.FIRST_RESPONSE].status is ClockStatus.MET
 
-        state = await handle.execute_update(CaseWorkflow.close, CloseInput(actor="agent-li"))
+        state = await execute_action(handle, ActionName.CLOSE, CloseInput(actor="agent-li"))
         assert state.stage is Stage.CLOSED
         assert state.clocks[ClockName.SURVEY].status is ClockStatus.RUNNING
-        await handle.execute_update(
-            CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=5)
+        await execute_action(
+            handle, ActionName.RECORD_FEEDBACK, RecordFeedbackInput(actor="customer", score=5)
         )
         final = await handle.result()
         assert final.stage is Stage.CLOSED
@@ -93,8 +94,8 @@ async def test_unanswered_first_response_warns_breaches_and_escalates(
         assert ("warning", "first_response", "frontline_agents") in log.alerts()
         assert ("escalation", "first_response", "branch_manager") in log.alerts()
         # A breach never ends the case: it can still be acknowledged.
-        state = await handle.execute_update(
-            CaseWorkflow.acknowledge, AcknowledgeInput(actor="agent-li")
+        state = await execute_action(
+            handle, ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="agent-li")
         )
         assert state.stage is Stage.ACKNOWLEDGED
         assert not state.breached
@@ -109,8 +110,8 @@ async def test_action_that_does_not_fit_is_rejected_and_leaves_no_trace(
         await handle.execute_update(CaseWorkflow.confirm_intake)
         before = await handle.query(CaseWorkflow.get_state)
         with pytest.raises(WorkflowUpdateFailedError) as failed:
-            await handle.execute_update(
-                CaseWorkflow.answer, AnswerInput(actor="agent-li", answer="done")
+            await execute_action(
+                handle, ActionName.ANSWER, AnswerInput(actor="agent-li", answer="done")
             )
         cause = failed.value.cause
         assert isinstance(cause, ApplicationError)
@@ -139,11 +140,11 @@ async def test_rejected_update_writes_nothing_to_history(
             before = seen
             await asyncio.sleep(0.3)
         for action, input in (
-            (CaseWorkflow.answer, AnswerInput(actor="agent-li", answer="done")),
-            (CaseWorkflow.close, CloseInput(actor="agent-li")),
+            (ActionName.ANSWER, AnswerInput(actor="agent-li", answer="done")),
+            (ActionName.CLOSE, CloseInput(actor="agent-li")),
         ):
             with pytest.raises(WorkflowUpdateFailedError):
-                await handle.execute_update(action, input)  # type: ignore[arg-type]
+                await execute_action(handle, action, input)
         after = [int(e.event_type) for e in (await handle.fetch_history()).events]
         assert after == before
         await handle.terminate("test over")
@@ -215,17 +216,17 @@ async def test_the_survey_is_answered_once(
     async with case_worker(env.client, task_queue, log):
         handle = await open_case(env.client, task_queue, intake(new_id(), CaseKind.INQUIRY))
         await handle.execute_update(CaseWorkflow.confirm_intake)
-        early = FeedbackInput(actor="customer", score=2)
+        early = RecordFeedbackInput(actor="customer", score=2)
         with pytest.raises(WorkflowUpdateFailedError, match="update failed"):
-            await handle.execute_update(CaseWorkflow.record_feedback, early)
-        await handle.execute_update(CaseWorkflow.answer, AnswerInput(actor="li", answer="ok"))
-        await handle.execute_update(CaseWorkflow.close, CloseInput(actor="li"))
-        await handle.execute_update(
-            CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=4)
+            await execute_action(handle, ActionName.RECORD_FEEDBACK, early)
+        await execute_action(handle, ActionName.ANSWER, AnswerInput(actor="li", answer="ok"))
+        await execute_action(handle, ActionName.CLOSE, CloseInput(actor="li"))
+        await execute_action(
+            handle, ActionName.RECORD_FEEDBACK, RecordFeedbackInput(actor="customer", score=4)
         )
         with pytest.raises(WorkflowUpdateFailedError) as again:
-            await handle.execute_update(
-                CaseWorkflow.record_feedback, FeedbackInput(actor="customer", score=1)
+            await execute_action(
+                handle, ActionName.RECORD_FEEDBACK, RecordFeedbackInput(actor="customer", score=1)
             )
         assert isinstance(again.value.cause, ApplicationError)
         assert "answered once" in again.value.cause.message

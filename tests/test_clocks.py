@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from policy.model import ClockName, ClockRule, ResolvedPolicy
+from contracts.case import ClockStatus, ClockView
+from contracts.policy import ClockName, ClockRule, ResolvedPolicy
 from workflows import clocks
 from workflows.clocks import ClockEvent, ClockEventKind
-from workflows.messages import ClockStatus, ClockView
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

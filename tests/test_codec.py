@@ -1,5 +1,5 @@
 """Personal data is encrypted before it reaches Temporal, and only authorised callers
-can decrypt it through the codec endpoints (DESIGN rule 7)."""
+can decrypt it through the codec endpoints (docs/architecture.md, rule 7)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ with workflow.unsafe.imports_passed_through():
         parse_codec_keys,
     )
     from codec.http import CODEC_CORS_HEADERS, add_codec_cors, build_codec_router
+    from contracts.case import Customer
     from settings.app import DEV_CODEC_KEY_MARKER, Settings
-    from workflows.messages import Customer
 
 NAME = "Li Xiaoming"
 NAME_ZH = "李晓明"

@@ -14,8 +14,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.deadlines import compute_deadline, resolve_case_policy
-from activities.models import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
-from policy.model import ClockName, ResolvedPolicy
+from contracts.activities import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
+from contracts.case import CaseKind, Priority
+from contracts.policy import ClockName, ResolvedPolicy
 from settings.app import get_settings
 from settings.departments import (
     BUILT_IN_DEPARTMENTS,
@@ -23,7 +24,6 @@ from settings.departments import (
     DepartmentsError,
     load_departments,
 )
-from workflows.messages import CaseKind, Priority
 
 POLICIES = Path(__file__).parent / "policies"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -16,15 +16,33 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.workflow import UpdateMethodMultiParam
 
 from api import engine
-from policy.model import ClockName
+from contracts.actions import (
+    AcknowledgeInput,
+    Action,
+    ActionName,
+    AssignOwnerInput,
+    CloseInput,
+    ProposeRemedyInput,
+    RecordFeedbackInput,
+    RecordInvestigationInput,
+    SendFinalReplyInput,
+)
+from contracts.case import (
+    CaseKind,
+    CaseState,
+    ClockStatus,
+    RemedyKind,
+    RemedyStatus,
+    Stage,
+    case_workflow_id,
+)
+from contracts.policy import ClockName
 from settings import get_settings
 from store.cases import get_case_row, list_case_events
 from store.db import session_scope
@@ -34,23 +52,6 @@ from store.outbox import customer_notifications_for_case, staff_notifications_fo
 from tests.case_harness import intake
 from tests.db_fixtures import environment
 from worker import build_worker
-from workflows.case import CaseWorkflow, case_workflow_id
-from workflows.messages import (
-    AcknowledgeInput,
-    Action,
-    AssignOwnerInput,
-    CaseKind,
-    CaseState,
-    ClockStatus,
-    CloseInput,
-    FeedbackInput,
-    FinalReplyInput,
-    InvestigationInput,
-    ProposeRemedyInput,
-    RemedyKind,
-    RemedyStatus,
-    Stage,
-)
 
 # The plan's shape (policy/default.toml) with seconds where the test must see a clock
 # fire: warn at 1 s, breach at 2 s, and a reopen window of 2 s so the case completes.
@@ -78,7 +79,6 @@ interval = "PT1H"
 """
 
 WAIT_SECONDS = 15.0
-ActionT = TypeVar("ActionT", bound=Action)
 
 
 @dataclass(frozen=True)
@@ -150,26 +150,24 @@ async def test_complaint_end_to_end_on_the_real_worker_and_register(
         assert clock.status is ClockStatus.BREACHED
         assert clock.escalation_level == 1
 
-        async def act(
-            update: UpdateMethodMultiParam[[CaseWorkflow, ActionT], CaseState], action: ActionT
-        ) -> CaseState:
+        async def act(name: ActionName, action: Action) -> CaseState:
             """One handler action, as POST /v1/cases/{id}/... sends it."""
             return await engine.apply_action(
-                client, case_id, update, action, update_id=f"e2e-{uuid.uuid4()}"
+                client, case_id, name, action, update_id=f"e2e-{uuid.uuid4()}"
             )
 
-        await act(CaseWorkflow.acknowledge, AcknowledgeInput(actor="li.na"))
+        await act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
         state = await act(
-            CaseWorkflow.assign_owner, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
+            ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei")
         )
         assert state.stage is Stage.INVESTIGATING
         assert not state.breached  # the late first response is met now
         await act(
-            CaseWorkflow.record_investigation,
-            InvestigationInput(actor="zhang.wei", findings="The waiver was not applied."),
+            ActionName.RECORD_INVESTIGATION,
+            RecordInvestigationInput(actor="zhang.wei", findings="The waiver was not applied."),
         )
         state = await act(
-            CaseWorkflow.propose_remedy,
+            ActionName.PROPOSE_REMEDY,
             ProposeRemedyInput(
                 actor="zhang.wei",
                 kind=RemedyKind.FEE_REFUND,
@@ -179,13 +177,13 @@ async def test_complaint_end_to_end_on_the_real_worker_and_register(
         )
         assert state.remedies[0].status is RemedyStatus.APPROVED  # under the threshold
         await act(
-            CaseWorkflow.send_final_reply,
-            FinalReplyInput(actor="zhang.wei", reply="The annual fee is refunded."),
+            ActionName.SEND_FINAL_REPLY,
+            SendFinalReplyInput(actor="zhang.wei", reply="The annual fee is refunded."),
         )
-        await act(CaseWorkflow.close, CloseInput(actor="zhang.wei"))
+        await act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
         await act(
-            CaseWorkflow.record_feedback,
-            FeedbackInput(actor="customer", score=5, comment="Sorted within the week"),
+            ActionName.RECORD_FEEDBACK,
+            RecordFeedbackInput(actor="customer", score=5, comment="Sorted within the week"),
         )
 
         # The reopen window (2 s) ends and the workflow completes, its effects done.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from contracts.case import CaseKind, Priority
+from contracts.policy import ClockName, ClockRule, ResolvedPolicy
 from policy.loader import (
     ClockTable,
     PolicyError,
@@ -17,8 +19,6 @@ from policy.loader import (
     parse_iso_duration,
     resolve_policy,
 )
-from policy.model import ClockName, ClockRule, ResolvedPolicy
-from workflows.messages import CaseKind, Priority
 
 POLICIES = Path(__file__).parent / "policies"
 DEFAULT_TEXT = resources.files("policy").joinpath("default.toml").read_text(encoding="utf-8")

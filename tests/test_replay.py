@@ -1,4 +1,4 @@
-"""Stored histories of finished cases replay against today's workflow code (DESIGN
+"""Stored histories of finished cases replay against today's workflow code (docs/architecture.md,
 rule 6): a change that would break running cases fails here, not in production.
 
 The histories are recorded by ``python -m tests.record_histories``; every ``*.json`` in
@@ -7,6 +7,10 @@ The histories are recorded by ``python -m tests.record_histories``; every ``*.js
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,11 +21,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
-from activities.models import CustomerTemplate
+from contracts.activities import CustomerTemplate
+from contracts.case import CaseOpenInput, CaseState
 from tests.record_histories import HISTORIES, SCENARIOS
 from workflows.case import CaseWorkflow
-from workflows.case_file import Effect, NotifyCustomer
-from workflows.messages import CaseOpenInput, CaseState
+from workflows.effects import Effect, NotifyCustomer
 
 STORED = sorted(HISTORIES.glob("*.json"))
 
@@ -40,6 +44,26 @@ def final_state(history: WorkflowHistory) -> CaseState:
     return state
 
 
+def test_stored_histories_are_append_only() -> None:
+    """A stored history is the past of cases that may still be running: it is never
+    edited or removed (guard the change with ``workflow.patched`` and store the new
+    history beside it). ``SHA256SUMS`` holds each file's hash; a new history is added
+    with a new line, and an old line never changes."""
+    listed = {}
+    for line in (HISTORIES / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split()
+        listed[name] = digest
+    present = {path.name for path in STORED}
+    assert set(listed) - present == set(), "a stored history was removed"
+    assert present - set(listed) == set(), "add the new history's hash to SHA256SUMS"
+    changed = [
+        name
+        for name, digest in listed.items()
+        if hashlib.sha256((HISTORIES / name).read_bytes()).hexdigest() != digest
+    ]
+    assert changed == [], "stored histories were changed"
+
+
 def test_every_scenario_has_a_stored_history() -> None:
     assert {path.stem for path in STORED} >= set(SCENARIOS)
 
@@ -50,6 +74,36 @@ async def test_stored_history_replays_without_nondeterminism(path: Path) -> None
     replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
+
+
+async def replay_all() -> int:
+    """Replay every stored history; the number that failed (for a subprocess)."""
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    failed = 0
+    for path in STORED:
+        result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            print(f"{path.name}: {result.replay_failure}")
+            failed += 1
+    return failed
+
+
+@pytest.mark.parametrize("seed", ["0", "4242"])
+def test_stored_histories_replay_under_other_hash_seeds(seed: str) -> None:
+    """No text the workflow records may depend on set or hash order
+    (docs/architecture.md, rule 9): every stored history replays under other seeds."""
+    script = "import asyncio, sys; from tests.test_replay import replay_all; "
+    script += "sys.exit(asyncio.run(replay_all()))"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

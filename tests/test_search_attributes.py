@@ -18,14 +18,16 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from stack.search_attributes import (
+from contracts.search_attributes import (
     CASE_BREACHED,
     CASE_ESCALATION_LEVEL,
     CASE_KIND,
     CASE_NEXT_DEADLINE,
-    CASE_SEARCH_ATTRIBUTE_TYPES,
     CASE_SEARCH_ATTRIBUTES,
     CASE_STAGE,
+)
+from stack.search_attributes import (
+    CASE_SEARCH_ATTRIBUTE_TYPES,
     DEV_SERVER_ARGS,
     SearchAttributeConflictError,
     register_search_attributes,

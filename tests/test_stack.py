@@ -24,6 +24,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from contracts.search_attributes import CASE_KIND
 from stack.banner import banner
 from stack.processes import (
     free_port,
@@ -34,7 +35,6 @@ from stack.processes import (
     wait_for_port,
 )
 from stack.run import READY_LINE, StackError, config_from_env
-from stack.search_attributes import CASE_KIND
 from stack.supervisor import RestartPolicy, Supervisor
 from stack.tokens import ensure_dev_codec_key, ensure_dev_tokens, load_tokens
 

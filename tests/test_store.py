@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel, select
 
-from activities.models import CaseSnapshot
-from policy.model import ClockName
+from contracts.activities import CaseSnapshot
+from contracts.case import CaseKind, ClockStatus, ClockView, Priority, Stage, TimelineEvent
+from contracts.policy import ClockName
 from store.cases import (
     add_case_events,
     department_open_cases,
@@ -39,14 +40,6 @@ from store.ledger import get_remedy_entry
 from store.migrate import current_revision, head_revision, upgrade_to_head
 from store.tables import CaseEventRow, CaseRow, RemedyLedgerEntry
 from tests.db_fixtures import postgres_admin_url, sqlite_url
-from workflows.messages import (
-    CaseKind,
-    ClockStatus,
-    ClockView,
-    Priority,
-    Stage,
-    TimelineEvent,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -34,15 +34,26 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.models import CustomerNotificationInput
 from api import engine
 from api.stuck_queries import Stuck, render
 from codec.converter import case_payload_codec, connect_client
 from codec.encryption import ENCODING
 from codec.keys import generate_dev_key
-from policy.model import ClockName
-from settings import Settings, get_settings
-from stack.search_attributes import (
+from contracts.actions import ActionName, AnswerInput, CloseInput, TransferInput
+from contracts.activities import CustomerNotificationInput
+from contracts.case import (
+    CaseKind,
+    CaseOpenInput,
+    CaseState,
+    ClockStatus,
+    Customer,
+    Priority,
+    RemedyStatus,
+    Stage,
+    case_workflow_id,
+)
+from contracts.policy import ClockName
+from contracts.search_attributes import (
     CASE_BREACHED,
     CASE_DEPARTMENT,
     CASE_ESCALATION_LEVEL,
@@ -51,26 +62,15 @@ from stack.search_attributes import (
     CASE_POLICY_VERSION,
     CASE_STAGE,
 )
+from settings import Settings, get_settings
 from store.db import dispose_engine
 from store.migrate import upgrade_to_head
-from tests.case_harness import intake
+from tests.case_harness import execute_action, intake
 from tests.db_fixtures import environment, sqlite_url
 from worker import build_worker
 from workflows import visibility
-from workflows.case import ACTIONS, CaseWorkflow, case_workflow_id
-from workflows.messages import (
-    AnswerInput,
-    CaseKind,
-    CaseOpenInput,
-    CaseState,
-    ClockStatus,
-    CloseInput,
-    Customer,
-    Priority,
-    RemedyStatus,
-    Stage,
-    TransferInput,
-)
+from workflows.case import CaseWorkflow
+from workflows.rules import ACTIONS
 
 # Clocks by kind and priority, so each case of the stuck-query set lands where it must:
 # urgent inquiries breach their first response in 2 s, high ones their department's
@@ -275,7 +275,7 @@ async def test_each_stuck_query_finds_exactly_its_cases(console: Console) -> Non
         await engine.apply_action(
             console.client,
             opened[index][0].case_id,
-            CaseWorkflow.transfer,
+            ActionName.TRANSFER,
             TransferInput(actor="li.na", department=department, reason="Needs the department"),
             update_id=None,
         )
@@ -623,7 +623,7 @@ async def test_search_attributes_and_user_metadata_show_the_case(console: Consol
     state = await engine.apply_action(
         console.client,
         opened.case_id,
-        CaseWorkflow.transfer,
+        ActionName.TRANSFER,
         TransferInput(actor="zhang.wei", department="cards", reason="Card dispute"),
         update_id=None,
     )
@@ -724,10 +724,10 @@ async def run_case(
     # The Web UI sends plain JSON even when the workers encrypt: the codec passes it.
     await ui_signal(client, handle.id, "add_note", {"actor": SUPERVISOR, "note": "Checked"})
     await wait_for_state(handle, lambda s: s.timeline[-1].type == "note_added", "the note")
-    await handle.execute_update(
-        CaseWorkflow.answer, AnswerInput(actor="li.na", answer="Your card is on its way.")
+    await execute_action(
+        handle, ActionName.ANSWER, AnswerInput(actor="li.na", answer="Your card is on its way.")
     )
-    await handle.execute_update(CaseWorkflow.close, CloseInput(actor="li.na"))
+    await execute_action(handle, ActionName.CLOSE, CloseInput(actor="li.na"))
     async with asyncio.timeout(WAIT_SECONDS):
         final = await handle.result()  # reopen window and survey of 1 s each
     assert final.stage is Stage.CLOSED

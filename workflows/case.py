@@ -1,7 +1,8 @@
 """CaseWorkflow: one durable workflow per inquiry or complaint.
 
-The workflow decides; ``CaseFile`` holds the rules; activities act. Its timers are the
-plan's deadlines, and its history is the audit trail.
+The workflow decides; the action table (``workflows.rules``) holds the rules;
+activities act. Its timers are the plan's deadlines, and its history is the audit
+trail.
 """
 
 from __future__ import annotations
@@ -11,141 +12,34 @@ import contextlib
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, assert_never
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-    from activities import (
-        deadlines,
-        departments,
-        feedback,
-        notifications,
-        register,
-        remedies,
-    )
-    from activities.models import (
+    from contracts.actions import Action
+    from contracts.activities import (
+        COMPUTE_DEADLINE,
+        RECORD_CASE_PROGRESS,
+        RESOLVE_CASE_POLICY,
         CaseProgressInput,
         ComputeDeadlineInput,
-        CustomerNotificationInput,
         DeadlineResult,
-        DepartmentDispatchInput,
-        FeedbackRecordInput,
-        RemedyRecordInput,
         ResolvePolicyInput,
-        StaffNotificationInput,
     )
-    from policy.model import ResolvedPolicy
+    from contracts.case import CaseOpenInput, CaseState, IntakeReceipt
+    from contracts.policy import ResolvedPolicy
     from workflows import visibility
-    from workflows.case_file import (
-        CaseFile,
-        DispatchToDepartment,
-        Effect,
-        NotifyCustomer,
-        NotifyStaff,
-        RecordFeedback,
-        RecordRemedy,
-        RejectionError,
-    )
-    from workflows.messages import (
-        AcknowledgeInput,
-        Action,
-        AnswerInput,
-        ApproveRemedyInput,
-        AssignOwnerInput,
-        CaseOpenInput,
-        CaseState,
-        CloseInput,
-        CustomerUpdateInput,
-        DepartmentPlanInput,
-        DepartmentResultInput,
-        EscalateInput,
-        ExtendClockInput,
-        FeedbackInput,
-        FinalReplyInput,
-        IntakeReceipt,
-        InvestigationInput,
-        NoteInput,
-        PauseClockInput,
-        ProposeRemedyInput,
-        ReopenInput,
-        ResumeClockInput,
-        TransferInput,
-    )
+    from workflows.case_file import CaseFile, RejectionError
+    from workflows.effects import EFFECT_RETRY, LOCAL_RETRY, Effect, activity_call
+    from workflows.rules import ACTIONS, ActionRule, AnyRule, CountedDeadline, CountingRule
+    from workflows.rules.clocks import fire_due, next_clock_event
 
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ActivityCall:
-    """One side effect as an activity call: what runs, with what, shown as what."""
-
-    activity: Callable[..., Any]
-    input: BaseModel
-    summary: str
-    give_up_after: timedelta | None = None
-
-
-def case_workflow_id(case_id: str) -> str:
-    """Workflow ID of a case: the case reference is what staff and customers quote."""
-    return f"case-{case_id}"
-
-
-# Business errors that retrying cannot fix (DESIGN rule 3).
-NON_RETRYABLE = [
-    "InvalidPolicy",
-    "InvalidDepartments",
-    "InvalidCalendar",
-    "InvalidTimezone",
-    "InvalidDeadlineInput",
-    "UnknownDepartment",
-    "DepartmentRejected",
-    "NotificationRejected",
-    "RemedyNotApproved",
-    "TemplateError",
-]
-EFFECT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=NON_RETRYABLE,
-)
-LOCAL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
-    non_retryable_error_types=NON_RETRYABLE,
-)
-
-# Each handler action: its input model, as the dynamic signal handler must know it.
-ACTIONS: dict[str, type[Action]] = {
-    "acknowledge": AcknowledgeInput,
-    "answer": AnswerInput,
-    "transfer": TransferInput,
-    "record_department_plan": DepartmentPlanInput,
-    "record_department_result": DepartmentResultInput,
-    "update_customer": CustomerUpdateInput,
-    "assign_owner": AssignOwnerInput,
-    "record_investigation": InvestigationInput,
-    "propose_remedy": ProposeRemedyInput,
-    "decide_remedy": ApproveRemedyInput,
-    "send_final_reply": FinalReplyInput,
-    "close": CloseInput,
-    "reopen": ReopenInput,
-    "record_feedback": FeedbackInput,
-    "extend_clock": ExtendClockInput,
-    "pause_clock": PauseClockInput,
-    "resume_clock": ResumeClockInput,
-    "escalate": EscalateInput,
-    "add_note": NoteInput,
-}
 
 
 @workflow.defn
@@ -168,6 +62,10 @@ class CaseWorkflow:
         self._publish = visibility.publishes_search_attributes(
             workflow.info().typed_search_attributes
         )
+        # Every handler action is an update of its own name, from the action table.
+        for name, rule in ACTIONS.items():
+            handler, validator = self._update_handlers(rule)
+            workflow.set_update_handler(name, handler, validator=validator)
 
     # --- the main line -------------------------------------------------------------
 
@@ -190,8 +88,9 @@ class CaseWorkflow:
         policy = await self._patiently(
             "policy not resolved",
             lambda: workflow.execute_local_activity(
-                deadlines.resolve_case_policy,
+                RESOLVE_CASE_POLICY.name,
                 ResolvePolicyInput(kind=input.kind, priority=input.priority),
+                result_type=RESOLVE_CASE_POLICY.result,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=LOCAL_RETRY,
                 summary="Resolve deadline policy",
@@ -211,7 +110,7 @@ class CaseWorkflow:
                 )
             self._case.start_clock(name, now=start, deadline=deadline)
         self._case.complete_intake(now=workflow.now())
-        self._case.fire_due(now=workflow.now())
+        fire_due(self._case, now=workflow.now())
         self._intake_done = True
         self._after_change()
 
@@ -235,7 +134,7 @@ class CaseWorkflow:
         self, start: datetime, days: int, policy: ResolvedPolicy
     ) -> datetime:
         result: DeadlineResult = await workflow.execute_local_activity(
-            deadlines.compute_deadline,
+            COMPUTE_DEADLINE.name,
             ComputeDeadlineInput(
                 start=start,
                 working_days=days,
@@ -243,6 +142,7 @@ class CaseWorkflow:
                 calendar=policy.calendar,
                 subdivision=policy.subdivision,
             ),
+            result_type=COMPUTE_DEADLINE.result,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=LOCAL_RETRY,
             summary=f"Count {days} working days",
@@ -257,7 +157,7 @@ class CaseWorkflow:
         """
         while not self._case.finished(now=workflow.now()):
             now = workflow.now()
-            event = self._case.next_clock_event()
+            event = next_clock_event(self._case)
             wake_at, label = (event.at, event.label) if event else (None, None)
             reopen_until = self._case.state.reopen_until
             # Only while the window is still ahead: once it has passed, waking for it
@@ -275,7 +175,7 @@ class CaseWorkflow:
                 await workflow.wait_condition(
                     lambda: self._clock_changed, timeout=timeout, timeout_summary=label
                 )
-            self._case.fire_due(now=workflow.now())
+            fire_due(self._case, now=workflow.now())
             self._after_change()
 
     # --- effects: activities that act on the outside world -------------------------
@@ -324,7 +224,7 @@ class CaseWorkflow:
         # itself, recorded as a marker, with no round trip through the server's task
         # queues. It halves the server's work per action (measured in bench/).
         await workflow.execute_local_activity(
-            register.record_case_progress,
+            RECORD_CASE_PROGRESS.name,
             CaseProgressInput(snapshot=self._case.snapshot(), events=events),
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=timedelta(minutes=5),
@@ -334,11 +234,14 @@ class CaseWorkflow:
         self._projected_seq = upto
 
     async def _carry_out(self, effect: Effect) -> None:
-        call = self._activity_call(effect)
+        call = activity_call(
+            effect, case=self._case.state, intake=self._case.intake, now=workflow.now()
+        )
         try:
             await workflow.execute_activity(
-                call.activity,
+                call.activity.name,
                 call.input,
+                result_type=call.activity.result,
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=call.give_up_after,
                 retry_policy=EFFECT_RETRY,
@@ -356,95 +259,6 @@ class CaseWorkflow:
             )
             self._after_change()
 
-    def _activity_call(self, effect: Effect) -> ActivityCall:
-        """The activity that carries out ``effect``, with its input and timeline label.
-
-        Deliveries to people give up after an hour and go on the timeline (for a
-        department the work item is already in the register, on its work list); the
-        ledger and feedback records are the bank's own and retry until written.
-        """
-        case = self._case.state
-        hour = timedelta(hours=1)
-        match effect:
-            case NotifyCustomer():
-                return ActivityCall(
-                    notifications.notify_customer,
-                    CustomerNotificationInput(
-                        notification_id=f"{case.case_id}-{effect.seq}-{effect.template.value}",
-                        case_id=case.case_id,
-                        customer=self._case.intake.customer,
-                        template=effect.template,
-                        params=effect.params,
-                    ),
-                    f"Notify customer: {effect.template.value}",
-                    hour,
-                )
-            case NotifyStaff():
-                return ActivityCall(
-                    notifications.notify_staff,
-                    StaffNotificationInput(
-                        notification_id=(
-                            f"{case.case_id}-{effect.seq}-{effect.kind.value}-{effect.recipient_role}"
-                        ),
-                        case_id=case.case_id,
-                        kind=effect.kind,
-                        clock=effect.clock,
-                        recipient_role=effect.recipient_role,
-                        recipient_user=effect.recipient_user,
-                        department=effect.department,
-                        level=effect.level,
-                        deadline=effect.deadline,
-                        message=effect.message,
-                    ),
-                    f"Alert {effect.recipient_role}: {effect.kind.value}",
-                    hour,
-                )
-            case DispatchToDepartment():
-                return ActivityCall(
-                    departments.dispatch_to_department,
-                    DepartmentDispatchInput(
-                        dispatch_id=f"{case.case_id}-{effect.seq}",
-                        case_id=case.case_id,
-                        department=effect.department,
-                        kind=case.kind,
-                        category=case.category,
-                        product=case.product,
-                        priority=case.priority,
-                        description=self._case.intake.description,
-                        reason=effect.reason,
-                        requested_by=effect.requested_by,
-                        requested_at=workflow.now(),
-                    ),
-                    f"Send to department {effect.department}",
-                    hour,
-                )
-            case RecordRemedy():
-                return ActivityCall(
-                    remedies.record_remedy,
-                    RemedyRecordInput(
-                        case_id=case.case_id, customer_id=case.customer_id, remedy=effect.remedy
-                    ),
-                    f"Record remedy {effect.remedy.remedy_id} in the ledger",
-                )
-            case RecordFeedback():
-                return ActivityCall(
-                    feedback.record_feedback,
-                    FeedbackRecordInput(
-                        feedback_id=effect.feedback_id,
-                        case_id=case.case_id,
-                        kind=case.kind,
-                        channel=case.channel,
-                        category=case.category,
-                        owner=case.owner,
-                        score=effect.feedback.score,
-                        comment=effect.feedback.comment,
-                        at=effect.feedback.at,
-                    ),
-                    "Record customer feedback",
-                )
-            case _:
-                assert_never(effect)
-
     # --- after every change --------------------------------------------------------
 
     def _after_change(self) -> None:
@@ -460,61 +274,66 @@ class CaseWorkflow:
             self._visible = values
         workflow.set_current_details(visibility.current_details(self._case))
 
-    # --- handler plumbing ----------------------------------------------------------
+    # --- handler actions: derived from the action table ----------------------------
 
-    def _validate(self, action: str, input: Action) -> None:
-        """Reject before anything is recorded (DESIGN rule 4)."""
+    def _check(self, rule: AnyRule, input: Action) -> None:
+        """Reject before anything is recorded (docs/architecture.md, rule 4)."""
         try:
-            self._case.check(action, input, now=workflow.now())
+            rule.check(self._case, input, workflow.now())
         except RejectionError as rejection:
             raise ApplicationError(rejection.reason, type=rejection.kind) from None
 
-    async def _act(self, action: str, input: Action) -> CaseState:
+    async def _act(self, rule: AnyRule, input: Action) -> CaseState:
         await workflow.wait_condition(lambda: self._intake_done)
         # Re-check: another update may have moved the case while this one waited.
         # Inside the handler only ApplicationError fails the update cleanly.
-        self._validate(action, input)
+        self._check(rule, input)
         first_new_event = len(self._case.state.timeline)
-        now = workflow.now()
-        policy = self._case.policy
-        assert policy is not None
-        if isinstance(input, ExtendClockInput) and input.working_days is not None:
-            deadline = self._case.state.clocks[input.clock].deadline
-            assert deadline is not None
-            # The deadline is the midnight that ends the last working day allowed;
-            # counting from the instant before it keeps that day from counting as
-            # the day of receipt.
-            start = deadline - timedelta(microseconds=1)
-            new_deadline = await self._count_working_days(start, input.working_days, policy)
-            self._validate(action, input)  # the case may have moved during the count
-            if self._case.state.clocks[input.clock].deadline != deadline:
-                raise ApplicationError(
-                    f"clock {input.clock.value} changed while its extension was counted;"
-                    " send the extension again",
-                    type="ActionRejected",
-                )
-            self._case.extend_to(input, new_deadline, now=workflow.now())
-        elif isinstance(input, ReopenInput):
-            # Count the working-day deadlines first, so no query or update ever sees
-            # a reopened case without its clocks.
-            restart = {
-                name: await self._count_working_days(now, rule.working_days, policy)
-                for name in self._case.intake_clocks()
-                if (rule := policy.clocks[name]).working_days is not None
-            }
-            self._validate(action, input)
-            now = workflow.now()
-            self._case.apply(action, input, now=now)
-            for name, deadline in restart.items():
-                self._case.start_clock(name, now=now, deadline=deadline)
-        else:
-            self._case.apply(action, input, now=now)
+        match rule:
+            case ActionRule():
+                rule.apply(self._case, input, workflow.now())
+            case CountingRule():
+                policy = self._case.policy
+                assert policy is not None
+                counted = {
+                    key: CountedDeadline(
+                        count, await self._count_working_days(count.start, count.days, policy)
+                    )
+                    for key, count in rule.counts(self._case, input, workflow.now()).items()
+                }
+                # The case may have moved while the days were counted.
+                self._check(rule, input)
+                try:
+                    rule.apply(self._case, input, workflow.now(), counted)
+                except RejectionError as rejection:
+                    raise ApplicationError(rejection.reason, type=rejection.kind) from None
+        self._case.refresh_summary()
         self._after_change()
         # The answer carries the events this action added, not the whole timeline:
         # every update result is stored in history, and repeating the timeline in each
         # would grow a case's history with the square of its actions.
         state = self._case.state
         return state.model_copy(update={"timeline": state.timeline[first_new_event:]})
+
+    def _update_handlers(self, rule: AnyRule) -> tuple[Any, Any]:
+        """The update handler and validator of one action, registered under its name.
+
+        Registered in ``__init__``, so they exist before an update that arrives with
+        the first workflow task is handled; the annotations tell the SDK the action's
+        input type, so it decodes the payload into it before the validator runs.
+        """
+
+        async def handler(input: Action) -> CaseState:
+            return await self._act(rule, input)
+
+        def validator(input: Action) -> None:
+            # A validator runs before anything is written: a rejection leaves no trace
+            # in history beyond the update's own rejected outcome.
+            self._check(rule, input)
+
+        handler.__annotations__ = {"input": rule.input, "return": CaseState}
+        validator.__annotations__ = {"input": rule.input, "return": None}
+        return handler, validator
 
     @workflow.signal(dynamic=True)
     async def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -526,15 +345,15 @@ class CaseWorkflow:
         """
         await workflow.wait_condition(lambda: self._intake_done)
         now = workflow.now()
-        model = ACTIONS.get(name)
         try:
-            if model is None:
+            if name not in ACTIONS:
                 raise RejectionError("UnknownSignal", f"no such action {name!r}")
+            rule = ACTIONS[name]
             if len(args) != 1:
                 raise RejectionError("InvalidAction", "send exactly one JSON object")
             raw = workflow.payload_converter().from_payload(args[0].payload, dict)
-            input = model.model_validate(raw)
-            self._case.check(name, input, now=now)
+            input = rule.input.model_validate(raw)
+            rule.check(self._case, input, now)
         except Exception as err:
             # Anything a sender can get wrong (unknown encoding, not an object, a field
             # the model refuses, a stage that does not fit) is recorded, never raised:
@@ -544,7 +363,7 @@ class CaseWorkflow:
             self._after_change()
             return
         try:
-            await self._act(name, input)
+            await self._act(rule, input)
         except ApplicationError as err:
             # Raised from a signal handler it would fail the whole workflow.
             self._case.record(
@@ -573,159 +392,3 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: self._intake_done)
         self._receipts += 1
         return IntakeReceipt(first=self._receipts == 1, state=self._case.state)
-
-    # --- handler actions: updates (answer with the whole case) ---------------------
-    # Each validator runs before anything is written; a rejection leaves no trace in
-    # history beyond the update's own rejected outcome.
-
-    @workflow.update
-    async def acknowledge(self, input: AcknowledgeInput) -> CaseState:
-        return await self._act("acknowledge", input)
-
-    @acknowledge.validator
-    def _v_acknowledge(self, input: AcknowledgeInput) -> None:
-        self._validate("acknowledge", input)
-
-    @workflow.update
-    async def answer(self, input: AnswerInput) -> CaseState:
-        return await self._act("answer", input)
-
-    @answer.validator
-    def _v_answer(self, input: AnswerInput) -> None:
-        self._validate("answer", input)
-
-    @workflow.update
-    async def transfer(self, input: TransferInput) -> CaseState:
-        return await self._act("transfer", input)
-
-    @transfer.validator
-    def _v_transfer(self, input: TransferInput) -> None:
-        self._validate("transfer", input)
-
-    @workflow.update
-    async def record_department_plan(self, input: DepartmentPlanInput) -> CaseState:
-        return await self._act("record_department_plan", input)
-
-    @record_department_plan.validator
-    def _v_record_department_plan(self, input: DepartmentPlanInput) -> None:
-        self._validate("record_department_plan", input)
-
-    @workflow.update
-    async def record_department_result(self, input: DepartmentResultInput) -> CaseState:
-        return await self._act("record_department_result", input)
-
-    @record_department_result.validator
-    def _v_record_department_result(self, input: DepartmentResultInput) -> None:
-        self._validate("record_department_result", input)
-
-    @workflow.update
-    async def update_customer(self, input: CustomerUpdateInput) -> CaseState:
-        return await self._act("update_customer", input)
-
-    @update_customer.validator
-    def _v_update_customer(self, input: CustomerUpdateInput) -> None:
-        self._validate("update_customer", input)
-
-    @workflow.update
-    async def assign_owner(self, input: AssignOwnerInput) -> CaseState:
-        return await self._act("assign_owner", input)
-
-    @assign_owner.validator
-    def _v_assign_owner(self, input: AssignOwnerInput) -> None:
-        self._validate("assign_owner", input)
-
-    @workflow.update
-    async def record_investigation(self, input: InvestigationInput) -> CaseState:
-        return await self._act("record_investigation", input)
-
-    @record_investigation.validator
-    def _v_record_investigation(self, input: InvestigationInput) -> None:
-        self._validate("record_investigation", input)
-
-    @workflow.update
-    async def propose_remedy(self, input: ProposeRemedyInput) -> CaseState:
-        return await self._act("propose_remedy", input)
-
-    @propose_remedy.validator
-    def _v_propose_remedy(self, input: ProposeRemedyInput) -> None:
-        self._validate("propose_remedy", input)
-
-    @workflow.update
-    async def decide_remedy(self, input: ApproveRemedyInput) -> CaseState:
-        return await self._act("decide_remedy", input)
-
-    @decide_remedy.validator
-    def _v_decide_remedy(self, input: ApproveRemedyInput) -> None:
-        self._validate("decide_remedy", input)
-
-    @workflow.update
-    async def send_final_reply(self, input: FinalReplyInput) -> CaseState:
-        return await self._act("send_final_reply", input)
-
-    @send_final_reply.validator
-    def _v_send_final_reply(self, input: FinalReplyInput) -> None:
-        self._validate("send_final_reply", input)
-
-    @workflow.update
-    async def close(self, input: CloseInput) -> CaseState:
-        return await self._act("close", input)
-
-    @close.validator
-    def _v_close(self, input: CloseInput) -> None:
-        self._validate("close", input)
-
-    @workflow.update
-    async def reopen(self, input: ReopenInput) -> CaseState:
-        return await self._act("reopen", input)
-
-    @reopen.validator
-    def _v_reopen(self, input: ReopenInput) -> None:
-        self._validate("reopen", input)
-
-    @workflow.update
-    async def record_feedback(self, input: FeedbackInput) -> CaseState:
-        return await self._act("record_feedback", input)
-
-    @record_feedback.validator
-    def _v_record_feedback(self, input: FeedbackInput) -> None:
-        self._validate("record_feedback", input)
-
-    @workflow.update
-    async def extend_clock(self, input: ExtendClockInput) -> CaseState:
-        return await self._act("extend_clock", input)
-
-    @extend_clock.validator
-    def _v_extend_clock(self, input: ExtendClockInput) -> None:
-        self._validate("extend_clock", input)
-
-    @workflow.update
-    async def pause_clock(self, input: PauseClockInput) -> CaseState:
-        return await self._act("pause_clock", input)
-
-    @pause_clock.validator
-    def _v_pause_clock(self, input: PauseClockInput) -> None:
-        self._validate("pause_clock", input)
-
-    @workflow.update
-    async def resume_clock(self, input: ResumeClockInput) -> CaseState:
-        return await self._act("resume_clock", input)
-
-    @resume_clock.validator
-    def _v_resume_clock(self, input: ResumeClockInput) -> None:
-        self._validate("resume_clock", input)
-
-    @workflow.update
-    async def escalate(self, input: EscalateInput) -> CaseState:
-        return await self._act("escalate", input)
-
-    @escalate.validator
-    def _v_escalate(self, input: EscalateInput) -> None:
-        self._validate("escalate", input)
-
-    @workflow.update
-    async def add_note(self, input: NoteInput) -> CaseState:
-        return await self._act("add_note", input)
-
-    @add_note.validator
-    def _v_add_note(self, input: NoteInput) -> None:
-        self._validate("add_note", input)

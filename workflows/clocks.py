@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from policy.model import ClockName, ResolvedPolicy
-from workflows.messages import ClockStatus, ClockView
+from contracts.case import ClockStatus, ClockView
+from contracts.policy import ClockName, ResolvedPolicy
 
 # The survey is the customer's window to answer, not a promise the bank makes:
 # it lapses quietly instead of warning, breaching and escalating.

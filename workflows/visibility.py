@@ -16,7 +16,8 @@ from temporalio.common import (
     TypedSearchAttributes,
 )
 
-from stack.search_attributes import (
+from contracts.case import CaseOpenInput, ClockStatus, Stage
+from contracts.search_attributes import (
     CASE_BREACHED,
     CASE_CATEGORY,
     CASE_CHANNEL,
@@ -31,7 +32,6 @@ from stack.search_attributes import (
     CASE_STAGE,
 )
 from workflows.clocks import LABELS, is_open
-from workflows.messages import CaseOpenInput, ClockStatus, Stage
 
 if TYPE_CHECKING:
     from workflows.case_file import CaseFile

@@ -34,9 +34,9 @@ from api.models import (
 )
 from api.routes.common import CaseId, build
 from api.stuck_queries import Stuck, render
-from stack.search_attributes import CASE_STAGE
+from contracts.case import CaseKind, CaseOpenInput, Priority, Stage
+from contracts.search_attributes import CASE_STAGE
 from store.cases import list_cases
-from workflows.messages import CaseKind, CaseOpenInput, Priority, Stage
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -117,7 +117,7 @@ async def open_case(
     )
     response.status_code = status.HTTP_201_CREATED if first else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{state.case_id}"
-    return CasePublic.model_validate(state.model_dump())
+    return CasePublic.from_state(state)
 
 
 @router.get("/{case_id}", response_model=CasePublic)
@@ -125,7 +125,7 @@ async def read_case(case_id: CaseId, user: Reader, client: ClientDep) -> CasePub
     """The live case from its workflow: stage, owner, clocks, remedies, timeline."""
     state = await engine.get_state(client, case_id)
     ensure_department_scope(user, state.department)
-    return CasePublic.model_validate(state.model_dump())
+    return CasePublic.from_state(state)
 
 
 @router.get("", response_model=CaseListPublic | StuckCaseList)

@@ -1,23 +1,23 @@
-"""Inputs and results of the activities: one model each (DESIGN rule 6)."""
+"""The activities' names, inputs and results: one model each, so fields can be added
+without breaking running cases.
+
+The case workflow calls activities by the names below, never by importing the
+functions: the workflows package does not depend on the code that does the I/O, and
+the worker registers each function under the same name (checked by a test).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from policy.model import ClockName
-from workflows.messages import (
-    CaseKind,
-    ClockView,
-    Customer,
-    Priority,
-    Remedy,
-    Stage,
-    TimelineEvent,
-)
+from contracts.case import CaseKind, ClockView, Customer, Priority, Remedy, Stage, TimelineEvent
+from contracts.policy import ClockName, ResolvedPolicy
 
 
 class ResolvePolicyInput(BaseModel):
@@ -153,3 +153,41 @@ class DeliveryResult(BaseModel):
 class LedgerResult(BaseModel):
     recorded: bool
     amount: Decimal | None = None
+
+
+InputT = TypeVar("InputT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True)
+class ActivityRef(Generic[InputT, ResultT]):
+    """An activity as the workflow knows it: the name it is registered under (and
+    recorded in history) with its input and result types."""
+
+    name: str
+    input: type[InputT]
+    result: type[ResultT]
+
+
+RESOLVE_CASE_POLICY = ActivityRef("resolve_case_policy", ResolvePolicyInput, ResolvedPolicy)
+COMPUTE_DEADLINE = ActivityRef("compute_deadline", ComputeDeadlineInput, DeadlineResult)
+RECORD_CASE_PROGRESS = ActivityRef("record_case_progress", CaseProgressInput, type(None))
+DISPATCH_TO_DEPARTMENT = ActivityRef(
+    "dispatch_to_department", DepartmentDispatchInput, DeliveryResult
+)
+NOTIFY_CUSTOMER = ActivityRef("notify_customer", CustomerNotificationInput, DeliveryResult)
+NOTIFY_STAFF = ActivityRef("notify_staff", StaffNotificationInput, DeliveryResult)
+RECORD_REMEDY = ActivityRef("record_remedy", RemedyRecordInput, LedgerResult)
+RECORD_FEEDBACK = ActivityRef("record_feedback", FeedbackRecordInput, type(None))
+
+# Every activity the case workflow calls: the worker registers a function for each.
+CASE_ACTIVITIES: tuple[ActivityRef[Any, Any], ...] = (
+    RESOLVE_CASE_POLICY,
+    COMPUTE_DEADLINE,
+    RECORD_CASE_PROGRESS,
+    DISPATCH_TO_DEPARTMENT,
+    NOTIFY_CUSTOMER,
+    NOTIFY_STAFF,
+    RECORD_REMEDY,
+    RECORD_FEEDBACK,
+)

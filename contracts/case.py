@@ -1,6 +1,6 @@
 """Messages the case workflow accepts and returns.
 
-One input model per workflow, update and signal (DESIGN rule 6): fields can be added
+One input model per workflow, update and signal (docs/architecture.md, rule 6): fields can be added
 with defaults without breaking running cases.
 """
 
@@ -11,9 +11,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from policy.model import ClockName
+from contracts.policy import ClockName
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -97,190 +97,6 @@ class CaseOpenInput(BaseModel):
     received_at: datetime | None = None
 
 
-# --- handler actions (updates, and the same as signals) ------------------------------
-# Each action is a body (what the handler says; the HTTP API's request body) plus the
-# actor (who said it; the API takes it from the caller's token, never from the body).
-
-
-class ActionBody(BaseModel):
-    """Unknown fields are refused, so a misspelt field is an error, not silently lost."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Action(ActionBody):
-    """Every handler action names who did it; the timeline records that name."""
-
-    actor: Name
-
-
-class AcknowledgeBody(ActionBody):
-    note: str | None = None
-
-
-class AcknowledgeInput(AcknowledgeBody, Action):
-    pass
-
-
-class AnswerBody(ActionBody):
-    answer: Text
-
-
-class AnswerInput(AnswerBody, Action):
-    pass
-
-
-class TransferBody(ActionBody):
-    department: Name
-    reason: Text
-
-
-class TransferInput(TransferBody, Action):
-    pass
-
-
-class DepartmentPlanBody(ActionBody):
-    plan: Text
-
-
-class DepartmentPlanInput(DepartmentPlanBody, Action):
-    # Set when a department's own staff act: refused unless the case is with it.
-    department: Name | None = None
-
-
-class DepartmentResultBody(ActionBody):
-    result: Text
-
-
-class DepartmentResultInput(DepartmentResultBody, Action):
-    # Set when a department's own staff act: refused unless the case is with it.
-    department: Name | None = None
-
-
-class CustomerUpdateBody(ActionBody):
-    message: Text
-
-
-class CustomerUpdateInput(CustomerUpdateBody, Action):
-    pass
-
-
-class AssignOwnerBody(ActionBody):
-    owner: Name
-    reason: str | None = None
-
-
-class AssignOwnerInput(AssignOwnerBody, Action):
-    pass
-
-
-class InvestigationBody(ActionBody):
-    findings: Text
-    upheld: bool = True
-
-
-class InvestigationInput(InvestigationBody, Action):
-    pass
-
-
-class ProposeRemedyBody(ActionBody):
-    kind: RemedyKind
-    description: Text
-    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
-
-
-class ProposeRemedyInput(ProposeRemedyBody, Action):
-    pass
-
-
-class RemedyDecisionBody(ActionBody):
-    approve: bool = True
-    reason: str | None = None
-
-
-class ApproveRemedyInput(RemedyDecisionBody, Action):
-    remedy_id: str
-
-
-class FinalReplyBody(ActionBody):
-    reply: Text
-
-
-class FinalReplyInput(FinalReplyBody, Action):
-    pass
-
-
-class CloseBody(ActionBody):
-    reason: str | None = None
-
-
-class CloseInput(CloseBody, Action):
-    pass
-
-
-class ReopenBody(ActionBody):
-    reason: Text
-
-
-class ReopenInput(ReopenBody, Action):
-    pass
-
-
-class FeedbackBody(ActionBody):
-    score: int = Field(ge=1, le=5)
-    comment: str | None = None
-
-
-class FeedbackInput(FeedbackBody, Action):
-    pass
-
-
-class ExtendClockBody(ActionBody):
-    """Either a duration (ISO 8601, e.g. ``PT4H``) or a number of working days."""
-
-    # Bounded: an extension is days or weeks, never an accident of units.
-    by: timedelta | None = Field(default=None, gt=timedelta(0), le=timedelta(days=90))
-    working_days: int | None = Field(default=None, ge=1, le=60)
-    reason: Text
-
-
-class ExtendClockInput(ExtendClockBody, Action):
-    clock: ClockName
-
-
-class PauseClockBody(ActionBody):
-    reason: Text
-
-
-class PauseClockInput(PauseClockBody, Action):
-    clock: ClockName
-
-
-class ResumeClockBody(ActionBody):
-    reason: str | None = None
-
-
-class ResumeClockInput(ResumeClockBody, Action):
-    clock: ClockName
-
-
-class EscalateBody(ActionBody):
-    reason: Text
-
-
-class EscalateInput(EscalateBody, Action):
-    pass
-
-
-class NoteBody(ActionBody):
-    note: Text
-
-
-class NoteInput(NoteBody, Action):
-    pass
-
-
 # --- what the case shows ---------------------------------------------------------------
 
 
@@ -351,6 +167,11 @@ class CaseState(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)
     feedback: Feedback | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
+
+
+def case_workflow_id(case_id: str) -> str:
+    """Workflow ID of a case: the case reference is what staff and customers quote."""
+    return f"case-{case_id}"
 
 
 class IntakeReceipt(BaseModel):

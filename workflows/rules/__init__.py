@@ -1,0 +1,79 @@
+"""The action table: every handler action once, with its input, check and apply.
+
+The case workflow's update and signal handlers, and the HTTP API's routes, are all
+derived from ``ACTIONS``; ``rule_for`` matches every ``ActionName`` exhaustively, so
+mypy flags an action that has no rule.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from contracts.actions import ActionName
+from workflows.rules import clocks, closing, complaint, department, handling
+from workflows.rules.table import (
+    ActionRule,
+    AnyRule,
+    CountedDeadline,
+    CountingRule,
+    WorkingDayCount,
+)
+
+
+def rule_for(name: ActionName) -> AnyRule:
+    """The rule of one action."""
+    match name:
+        case ActionName.ACKNOWLEDGE:
+            return handling.ACKNOWLEDGE
+        case ActionName.ANSWER:
+            return handling.ANSWER
+        case ActionName.UPDATE_CUSTOMER:
+            return handling.UPDATE_CUSTOMER
+        case ActionName.ADD_NOTE:
+            return handling.ADD_NOTE
+        case ActionName.TRANSFER:
+            return department.TRANSFER
+        case ActionName.RECORD_DEPARTMENT_PLAN:
+            return department.RECORD_DEPARTMENT_PLAN
+        case ActionName.RECORD_DEPARTMENT_RESULT:
+            return department.RECORD_DEPARTMENT_RESULT
+        case ActionName.ASSIGN_OWNER:
+            return complaint.ASSIGN_OWNER
+        case ActionName.RECORD_INVESTIGATION:
+            return complaint.RECORD_INVESTIGATION
+        case ActionName.PROPOSE_REMEDY:
+            return complaint.PROPOSE_REMEDY
+        case ActionName.DECIDE_REMEDY:
+            return complaint.DECIDE_REMEDY
+        case ActionName.SEND_FINAL_REPLY:
+            return complaint.SEND_FINAL_REPLY
+        case ActionName.CLOSE:
+            return closing.CLOSE
+        case ActionName.REOPEN:
+            return closing.REOPEN
+        case ActionName.RECORD_FEEDBACK:
+            return closing.RECORD_FEEDBACK
+        case ActionName.EXTEND_CLOCK:
+            return clocks.EXTEND_CLOCK
+        case ActionName.PAUSE_CLOCK:
+            return clocks.PAUSE_CLOCK
+        case ActionName.RESUME_CLOCK:
+            return clocks.RESUME_CLOCK
+        case ActionName.ESCALATE:
+            return clocks.ESCALATE
+        case _:
+            assert_never(name)
+
+
+# Every action by its update and signal name, in the order of ``ActionName``.
+ACTIONS: dict[str, AnyRule] = {name.value: rule_for(name) for name in ActionName}
+
+__all__ = [
+    "ACTIONS",
+    "ActionRule",
+    "AnyRule",
+    "CountedDeadline",
+    "CountingRule",
+    "WorkingDayCount",
+    "rule_for",
+]

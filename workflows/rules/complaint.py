@@ -1,0 +1,205 @@
+"""Complaint management (R4.2-R4.4): the owner, the investigation, remedies with
+maker-checker approval, and the final reply."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from contracts.actions import (
+    ActionName,
+    AssignOwnerBody,
+    AssignOwnerInput,
+    DecideRemedyBody,
+    DecideRemedyInput,
+    ProposeRemedyBody,
+    ProposeRemedyInput,
+    RecordInvestigationBody,
+    RecordInvestigationInput,
+    SendFinalReplyBody,
+    SendFinalReplyInput,
+)
+from contracts.activities import CustomerTemplate
+from contracts.case import CaseKind, Remedy, RemedyStatus, Stage
+from contracts.policy import ClockName
+from workflows.case_file import CaseFile, invalid, reject
+from workflows.effects import RecordRemedy
+from workflows.rules.table import ActionRule
+
+
+def check_assign_owner(case: CaseFile, input: AssignOwnerInput, now: datetime) -> None:
+    case.require_open()
+    if input.owner == case.state.owner:
+        raise reject(f"{input.owner} already owns the case")
+
+
+def apply_assign_owner(case: CaseFile, input: AssignOwnerInput, now: datetime) -> None:
+    previous = case.state.owner
+    case.state.owner = input.owner
+    case.record(
+        "owner_assigned",
+        at=now,
+        actor=input.actor,
+        detail=input.reason,
+        owner=input.owner,
+        previous_owner=previous,
+    )
+    if case.kind is CaseKind.COMPLAINT and case.state.stage is Stage.ACKNOWLEDGED:
+        case.state.stage = Stage.INVESTIGATING
+
+
+ASSIGN_OWNER = ActionRule(
+    ActionName.ASSIGN_OWNER,
+    AssignOwnerBody,
+    AssignOwnerInput,
+    check_assign_owner,
+    apply_assign_owner,
+)
+
+
+def check_record_investigation(
+    case: CaseFile, input: RecordInvestigationInput, now: datetime
+) -> None:
+    case.require_kind("record an investigation", CaseKind.COMPLAINT)
+    case.require_stage("record the investigation", Stage.INVESTIGATING)
+
+
+def apply_record_investigation(
+    case: CaseFile, input: RecordInvestigationInput, now: datetime
+) -> None:
+    case.meet(ClockName.INVESTIGATION, now=now)
+    case.investigation_done = True
+    case.record(
+        "investigation_recorded",
+        at=now,
+        actor=input.actor,
+        detail=input.findings,
+        upheld=input.upheld,
+    )
+    case.state.stage = Stage.AWAITING_FINAL_REPLY
+
+
+RECORD_INVESTIGATION = ActionRule(
+    ActionName.RECORD_INVESTIGATION,
+    RecordInvestigationBody,
+    RecordInvestigationInput,
+    check_record_investigation,
+    apply_record_investigation,
+)
+
+
+def check_propose_remedy(case: CaseFile, input: ProposeRemedyInput, now: datetime) -> None:
+    policy = case.resolved_policy()
+    case.require_kind("propose a remedy", CaseKind.COMPLAINT)
+    case.require_open()
+    if case.state.stage is Stage.RECEIVED:
+        raise reject("acknowledge the complaint before proposing remedies")
+    if input.currency != policy.currency:
+        raise invalid(f"currency: remedies are paid in {policy.currency}")
+    monetary = input.kind.value in ("compensation", "fee_refund")
+    if monetary and input.amount is None:
+        raise invalid(f"amount: a {input.kind.value} needs an amount")
+
+
+def apply_propose_remedy(case: CaseFile, input: ProposeRemedyInput, now: datetime) -> None:
+    policy = case.resolved_policy()
+    remedy_id = f"R{len(case.state.remedies) + 1}"
+    needs_approval = input.amount is not None and input.amount > Decimal(
+        policy.remedy_approval_threshold
+    )
+    remedy = Remedy(
+        remedy_id=remedy_id,
+        kind=input.kind,
+        description=input.description,
+        amount=input.amount,
+        currency=input.currency,
+        status=RemedyStatus.PENDING_APPROVAL if needs_approval else RemedyStatus.APPROVED,
+        proposed_by=input.actor,
+    )
+    if not needs_approval:
+        remedy.decided_by, remedy.decided_at = input.actor, now
+    case.state.remedies.append(remedy)
+    case.record(
+        "remedy_proposed",
+        at=now,
+        actor=input.actor,
+        detail=input.description,
+        remedy_id=remedy_id,
+        kind=input.kind.value,
+        amount=str(input.amount) if input.amount is not None else None,
+        needs_approval=needs_approval,
+    )
+    if not needs_approval:
+        case.effects.append(RecordRemedy(remedy.model_copy()))
+
+
+PROPOSE_REMEDY = ActionRule(
+    ActionName.PROPOSE_REMEDY,
+    ProposeRemedyBody,
+    ProposeRemedyInput,
+    check_propose_remedy,
+    apply_propose_remedy,
+)
+
+
+def check_decide_remedy(case: CaseFile, input: DecideRemedyInput, now: datetime) -> None:
+    remedy = case.remedy(input.remedy_id)
+    if remedy.status is not RemedyStatus.PENDING_APPROVAL:
+        raise reject(f"remedy {remedy.remedy_id} is already {remedy.status.value}")
+    if input.actor == remedy.proposed_by:
+        raise invalid("actor: maker-checker — the proposer cannot approve their own remedy")
+
+
+def apply_decide_remedy(case: CaseFile, input: DecideRemedyInput, now: datetime) -> None:
+    remedy = case.remedy(input.remedy_id)
+    remedy.status = RemedyStatus.APPROVED if input.approve else RemedyStatus.REJECTED
+    remedy.decided_by, remedy.decided_at = input.actor, now
+    case.record(
+        "remedy_approved" if input.approve else "remedy_rejected",
+        at=now,
+        actor=input.actor,
+        detail=input.reason,
+        remedy_id=remedy.remedy_id,
+    )
+    if input.approve:
+        case.effects.append(RecordRemedy(remedy.model_copy()))
+
+
+DECIDE_REMEDY = ActionRule(
+    ActionName.DECIDE_REMEDY,
+    DecideRemedyBody,
+    DecideRemedyInput,
+    check_decide_remedy,
+    apply_decide_remedy,
+)
+
+
+def check_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: datetime) -> None:
+    case.require_kind("send a final reply", CaseKind.COMPLAINT)
+    case.require_stage("send the final reply", Stage.AWAITING_FINAL_REPLY)
+    pending = [
+        r.remedy_id for r in case.state.remedies if r.status is RemedyStatus.PENDING_APPROVAL
+    ]
+    if pending:
+        raise reject(f"remedies await a supervisor's approval: {', '.join(pending)}")
+
+
+def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: datetime) -> None:
+    case.meet(ClockName.FINAL_REPLY, now=now)
+    approved = [r for r in case.state.remedies if r.status is RemedyStatus.APPROVED]
+    seq = case.record("final_reply_sent", at=now, actor=input.actor, detail=input.reply)
+    remedies = "; ".join(
+        r.description + (f" ({r.amount} {r.currency})" if r.amount is not None else "")
+        for r in approved
+    )
+    case.notify_customer(CustomerTemplate.FINAL_REPLY, seq, reply=input.reply, remedies=remedies)
+    case.state.stage = Stage.RESOLVED
+
+
+SEND_FINAL_REPLY = ActionRule(
+    ActionName.SEND_FINAL_REPLY,
+    SendFinalReplyBody,
+    SendFinalReplyInput,
+    check_send_final_reply,
+    apply_send_final_reply,
+)
