@@ -38,7 +38,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.bare import BARE_STEPS, BareAction, BareCaseWorkflow, BareOpenInput
 from bench.stats import Phase, run_clients
-from stack.processes import Child, free_port, spawn, stop_children
+from stack.processes import Child, free_port, port_in_use, spawn, stop_children
 from stack.run import Stack, StackError, config_from_env
 from stack.tokens import DevToken, find_token, load_tokens
 
@@ -338,18 +338,34 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--department", default="cards", help="where complaints go (cards)")
     parser.add_argument("--only", choices=("product", "bare"), help="run one phase only")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes in the bench's own stack (1; CASE_WORKERS of make run)",
+    )
     parser.add_argument("--settle", type=float, default=5.0, help="pause between phases (s)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary data directory (logs)"
     )
     args = parser.parse_args(argv)
-    if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--cases and --concurrency must be positive, --warmup not negative")
+    if args.cases < 1 or args.concurrency < 1 or args.warmup < 0 or args.workers < 1:
+        parser.error("--cases, --concurrency and --workers must be positive, --warmup not negative")
     return args
 
 
-async def _own_stack(data_dir: Path) -> Stack:
+def _free_port_run(count: int, taken: set[int]) -> int:
+    """The first of ``count`` consecutive ports nothing listens on (the workers' metrics)."""
+    while True:
+        base = free_port()
+        wanted = range(base, base + count)
+        free = not any(port_in_use("127.0.0.1", port) for port in wanted)
+        if base + count <= 65535 and not taken.intersection(wanted) and free:
+            return base
+
+
+async def _own_stack(data_dir: Path, workers: int = 1) -> Stack:
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_VARS}
     ports: set[int] = set()
     while len(ports) < 3:
@@ -361,6 +377,8 @@ async def _own_stack(data_dir: Path) -> Stack:
         CASE_API_PORT=str(api_port),
         CASE_TEMPORAL_PORT=str(temporal_port),
         CASE_TEMPORAL_UI_PORT=str(ui_port),
+        CASE_WORKERS=str(workers),
+        CASE_WORKER_METRICS_PORT=str(_free_port_run(workers, taken=ports)),
     )
     # No access log: the bench measures the engine, not log formatting.
     config = dataclasses.replace(config_from_env(env), api_access_log=False)
@@ -372,10 +390,15 @@ async def _own_stack(data_dir: Path) -> Stack:
 async def _bench(args: argparse.Namespace, target: Target, pids: dict[str, int]) -> int:
     print(
         f"{args.cases} cases per phase, {args.concurrency} concurrent clients, "
+        f"{args.workers} worker process(es), "
         f"API {target.api_url}, Temporal {target.temporal_address}",
         flush=True,
     )
-    results: dict[str, Any] = {"cases": args.cases, "concurrency": args.concurrency}
+    results: dict[str, Any] = {
+        "cases": args.cases,
+        "concurrency": args.concurrency,
+        "workers": args.workers,
+    }
     product: Phase | None = None
     bare: Phase | None = None
     if args.only in (None, "product"):
@@ -442,7 +465,7 @@ async def _main(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="case-bench-"))
     print(f"Starting a stack in {data_dir} ...", flush=True)
     try:
-        stack = await _own_stack(data_dir)
+        stack = await _own_stack(data_dir, args.workers)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

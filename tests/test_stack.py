@@ -1,5 +1,6 @@
 """``make run``: the one-command stack starts the real dev server, worker and API, opens
-a case end to end, and stops every child on Ctrl-C or when one of them dies."""
+a case end to end, restarts a worker that is killed, and stops every child on Ctrl-C,
+when the dev server dies, or when a child keeps dying."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.search_attributes import CASE_KIND
+from stack.banner import banner
 from stack.processes import (
     free_port,
     port_in_use,
@@ -32,7 +34,8 @@ from stack.processes import (
     venv_executable,
     wait_for_port,
 )
-from stack.run import READY_LINE, config_from_env
+from stack.run import READY_LINE, StackError, config_from_env
+from stack.supervisor import RestartPolicy, Supervisor
 from stack.tokens import ensure_dev_codec_key, ensure_dev_tokens, load_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +117,7 @@ class RunningStack:
     def child_pids(self) -> dict[str, int]:
         for line in self.lines:
             if "Processes:" in line:
-                return {name: int(pid) for name, pid in re.findall(r"(\w+) pid (\d+)", line)}
+                return {name: int(pid) for name, pid in re.findall(r"([\w-]+) pid (\d+)", line)}
         raise AssertionError(f"no Processes line:\n{self.output}")
 
     def wait_exit(self, timeout: float) -> int:
@@ -135,10 +138,19 @@ def _stack_env(data_dir: Path, api_port: int, temporal_port: int, ui_port: int) 
         CASE_API_PORT=str(api_port),
         CASE_TEMPORAL_PORT=str(temporal_port),
         CASE_TEMPORAL_UI_PORT=str(ui_port),
+        # One worker: its metrics port must not be the default another stack may hold.
+        CASE_WORKER_METRICS_PORT=str(_metrics_port({api_port, temporal_port, ui_port})),
         CASE_ENVIRONMENT="development",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _metrics_port(taken: set[int]) -> int:
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    return port
 
 
 def _distinct_free_ports(count: int) -> list[int]:
@@ -204,7 +216,7 @@ def _gone(pid: int) -> bool:
 def _assert_all_stopped(
     running: RunningStack,
     pids: dict[str, int],
-    names: tuple[str, ...] = ("temporal", "worker", "api"),
+    names: tuple[str, ...] = ("temporal", "worker-1", "api"),
 ) -> None:
     assert set(pids) == set(names), running.output
     deadline = time.monotonic() + 10
@@ -291,12 +303,74 @@ async def test_make_run_serves_cases_and_stops_everything_on_ctrl_c(
     _assert_all_stopped(stack, pids)
 
 
-async def test_a_child_that_dies_stops_the_stack_and_is_named(stack: RunningStack) -> None:
+async def test_a_killed_worker_is_restarted_and_a_dead_dev_server_stops_the_stack(
+    stack: RunningStack,
+) -> None:
     pids = stack.child_pids()
-    os.kill(pids["worker"], signal.SIGKILL)
-    assert stack.wait_exit(STOP_TIMEOUT) == 1
-    assert "worker was killed by SIGKILL" in stack.output
-    _assert_all_stopped(stack, pids)
+    case_id = await _open_case(stack)
+
+    os.kill(pids["worker-1"], signal.SIGKILL)
+    killed_at = time.monotonic()
+    await stack.wait_for_line(r"worker-1 was killed by SIGKILL .*restarting it in 1 s", 10)
+    match = await stack.wait_for_line(r"worker-1 restarted, pid (\d+)", 10)
+    new_pid = int(match.group(1))
+    assert time.monotonic() - killed_at < 5, stack.output
+    assert new_pid != pids["worker-1"]
+    assert not _gone(new_pid)
+    assert "Stopping the others" not in stack.output
+
+    # The case opened before the kill takes an action after it: the workflow runs on
+    # the new worker (the update waits for a worker to run it).
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        acted = await http.post(
+            f"/v1/cases/{case_id}/acknowledge",
+            json={"note": "Received, looking into it."},
+            headers={"Authorization": f"Bearer {stack.token('agent')}"},
+        )
+    assert acted.status_code == 200, acted.text
+    client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+    history = await client.get_workflow_handle(f"case-{case_id}").fetch_history()
+    identities = {
+        event.workflow_task_completed_event_attributes.identity
+        for event in history.events
+        if event.HasField("workflow_task_completed_event_attributes")
+    }
+    # Temporal's default worker identity is "pid@host": both processes ran the case.
+    assert {identity.split("@")[0] for identity in identities} == {
+        str(pids["worker-1"]),
+        str(new_pid),
+    }
+
+    # The dev server is not restarted: its death stops everything, naming it, and its
+    # database stays for the next start.
+    os.kill(pids["temporal"], signal.SIGKILL)
+    assert stack.wait_exit(STOP_TIMEOUT) == 1, stack.output
+    assert "temporal stopped (temporal was killed by SIGKILL)" in stack.output
+    assert "Stopping the others." in stack.output
+    database = stack.data_dir / "temporal.db"
+    assert f"database is kept in {database}" in stack.output
+    assert database.stat().st_size > 0
+    _assert_all_stopped(stack, {**pids, "worker-1": new_pid})
+
+
+async def test_a_child_that_keeps_dying_stops_the_stack_and_is_named(tmp_path: Path) -> None:
+    # CASE_WORKER_COMMAND replaces `python worker.py`: here a worker that always fails.
+    failing = f"{sys.executable} -c 'import sys; print(\"no worker today\"); sys.exit(3)'"
+    running = _launch(tmp_path / "data", CASE_WORKER_COMMAND=failing, CASE_RESTART_BACKOFF="0.1")
+    try:
+        assert running.wait_exit(READY_TIMEOUT) == 1, running.output
+    finally:
+        _shut(running)
+    output = running.output
+    pauses = re.findall(
+        r"worker-1 exited with code 3 \(pid \d+\); restarting it in (\S+) s", output
+    )
+    assert pauses == ["0.1", "0.2", "0.4", "0.8"], output
+    assert len(re.findall(r"worker-1 restarted, pid \d+", output)) == 4, output
+    assert "worker-1 keeps dying: 5 times within 60 s (worker-1 exited with code 3)" in output
+    assert "no worker today" in output  # the log's last lines are shown
+    assert "Stopping the others." in output
+    assert [p for p in running.ports() if port_in_use("127.0.0.1", p)] == []
 
 
 async def test_an_existing_cluster_gets_the_search_attributes_and_is_left_running(
@@ -328,7 +402,7 @@ async def test_an_existing_cluster_gets_the_search_attributes_and_is_left_runnin
             assert described.typed_search_attributes.get(CASE_KIND) == "complaint"
             running.process.send_signal(signal.SIGINT)
             assert running.wait_exit(STOP_TIMEOUT) == 0, running.output
-            _assert_all_stopped(running, pids, names=("worker", "api"))
+            _assert_all_stopped(running, pids, names=("worker-1", "api"))
         finally:
             _shut(running)
         # Not ours: the cluster keeps running.
@@ -414,3 +488,64 @@ def test_dev_codec_key_generated_once_as_a_dev_key(tmp_path: Path) -> None:
     assert key.startswith("dev-")
     assert ensure_dev_codec_key(path) == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_each_worker_gets_its_own_name_log_and_metrics_port(tmp_path: Path) -> None:
+    env = _stack_env(tmp_path / "data", *_distinct_free_ports(3))
+    env.update(CASE_WORKERS="3", CASE_WORKER_METRICS_PORT="20100")
+    config = config_from_env(env)
+    assert config.worker_names == ["worker-1", "worker-2", "worker-3"]
+    assert [config.worker_env(i)["CASE_WORKER_METRICS_PORT"] for i in (1, 2, 3)] == [
+        "20100",
+        "20101",
+        "20102",
+    ]
+    # The rest of a worker's environment is the children's.
+    assert config.worker_env(2)["DATABASE_URL"] == config.child_env()["DATABASE_URL"]
+    text = banner(config, [])
+    metrics = next(line for line in text.splitlines() if "Metrics:" in line)
+    assert metrics.split("Metrics:")[1].strip().split(", ") == [
+        "worker-1 http://127.0.0.1:20100/metrics",
+        "worker-2 http://127.0.0.1:20101/metrics",
+        "worker-3 http://127.0.0.1:20102/metrics",
+        f"api http://127.0.0.1:{config.api_port}/metrics",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CASE_WORKERS", "0", "CASE_WORKERS must be between 1 and 64"),
+        ("CASE_WORKERS", "two", "CASE_WORKERS must be a whole number"),
+        ("CASE_WORKER_METRICS_PORT", "65535", "leaves no port for worker-2"),
+        ("CASE_RESTART_BACKOFF", "0", "CASE_RESTART_BACKOFF must be more than 0"),
+        ("CASE_WORKER_COMMAND", "python 'unclosed", "CASE_WORKER_COMMAND cannot be split"),
+    ],
+)
+def test_bad_fleet_settings_are_refused_naming_the_variable(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    env = _stack_env(tmp_path / "data", *_distinct_free_ports(3))
+    env.update({"CASE_WORKERS": "2", name: value})
+    with pytest.raises(StackError, match=message):
+        config_from_env(env)
+
+
+def test_the_pause_doubles_up_to_its_cap_and_old_deaths_are_forgotten(tmp_path: Path) -> None:
+    assert [RestartPolicy().backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    now = [1000.0]
+    said: list[str] = []
+    supervisor = Supervisor(tmp_path / "logs", say=said.append, clock=lambda: now[0])
+    child = supervisor.start("worker-1", ["sh", "-c", "exit 3"], {})
+    try:
+        for _ in range(6):  # more deaths than the limit, but each a minute after the last
+            child.process.wait(timeout=30)
+            supervisor.poll()  # notes the death
+            now[0] += 61
+            supervisor.poll()  # the pause is over: started again
+            (child,) = supervisor.children
+        pauses = re.findall(r"restarting it in (\S+) s \((\d) death", "\n".join(said))
+        assert pauses == [("1", "1")] * 6
+        assert len([line for line in said if "worker-1 restarted, pid" in line]) == 6
+    finally:
+        supervisor.stop()
