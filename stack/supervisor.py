@@ -23,6 +23,8 @@ import httpx
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 
+from preflight.check import configuration_problems
+from settings.app import Settings
 from stack.commands import (
     REPO_ROOT,
     api_argv,
@@ -206,6 +208,7 @@ class Stack:
 
     async def _start(self) -> None:
         config = self.config
+        self._check_configuration()
         self._check_ports_free()
         env = config.child_env()
         if config.external_temporal_address is None:
@@ -221,6 +224,17 @@ class Stack:
             self.supervisor.start(name, worker_argv(config), config.worker_env(index))
         api = self.supervisor.start("api", api_argv(config), env)
         await self._wait_for_api(api)
+
+    def _check_configuration(self) -> None:
+        """Refuse to start, before Temporal, on a file the worker or API cannot use
+        (the API checks its tokens file itself when it starts)."""
+        try:
+            settings = Settings.model_validate(self.config.child_env())
+        except ValueError as err:
+            raise StackError(f"configuration refused: {err}") from None
+        problems = configuration_problems(settings)
+        if problems:
+            raise StackError("configuration refused: " + "; ".join(problems))
 
     def _check_ports_free(self) -> None:
         config = self.config

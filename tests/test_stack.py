@@ -549,3 +549,27 @@ def test_the_pause_doubles_up_to_its_cap_and_old_deaths_are_forgotten(tmp_path: 
         assert len([line for line in said if "worker-1 restarted, pid" in line]) == 6
     finally:
         supervisor.stop()
+
+
+def test_a_broken_policy_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """``make run`` with a policy file it cannot use exits at once, naming the key."""
+    default = (REPO_ROOT / "policy" / "default.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "policy.toml"
+    broken.write_text(default.replace('first_response = "PT5M"', 'first_response = "5 min"'))
+    env = _stack_env(tmp_path / "data", *_distinct_free_ports(3))
+    env["CASE_POLICY_FILE"] = str(broken)
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "stack.run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "CASE_POLICY_FILE" in result.stderr
+    assert "clocks.first_response: not an ISO-8601 duration: '5 min'" in result.stderr
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "data" / "temporal.db").exists(), "Temporal was never started"
