@@ -69,8 +69,10 @@ with workflow.unsafe.imports_passed_through():
         ExtendClockInput,
         FeedbackInput,
         FinalReplyInput,
+        IncidentHoldingInput,
         IntakeReceipt,
         InvestigationInput,
+        JoinIncidentInput,
         NoteInput,
         PauseClockInput,
         ProposeRemedyInput,
@@ -145,6 +147,8 @@ ACTIONS: dict[str, type[Action]] = {
     "resume_clock": ResumeClockInput,
     "escalate": EscalateInput,
     "add_note": NoteInput,
+    "join_incident": JoinIncidentInput,
+    "send_incident_holding": IncidentHoldingInput,
 }
 
 
@@ -729,3 +733,21 @@ class CaseWorkflow:
     @add_note.validator
     def _v_add_note(self, input: NoteInput) -> None:
         self._validate("add_note", input)
+
+    # --- crisis incidents (R8): sent by the incident workflow's activities ----------
+
+    @workflow.update
+    async def join_incident(self, input: JoinIncidentInput) -> CaseState:
+        return await self._act("join_incident", input)
+
+    @join_incident.validator
+    def _v_join_incident(self, input: JoinIncidentInput) -> None:
+        self._validate("join_incident", input)
+
+    @workflow.update
+    async def send_incident_holding(self, input: IncidentHoldingInput) -> CaseState:
+        return await self._act("send_incident_holding", input)
+
+    @send_incident_holding.validator
+    def _v_send_incident_holding(self, input: IncidentHoldingInput) -> None:
+        self._validate("send_incident_holding", input)

@@ -40,7 +40,10 @@ from workflows.messages import (
     Feedback,
     FeedbackInput,
     FinalReplyInput,
+    IncidentHoldingInput,
+    IncidentLink,
     InvestigationInput,
+    JoinIncidentInput,
     NoteInput,
     PauseClockInput,
     ProposeRemedyInput,
@@ -704,6 +707,52 @@ class CaseFile:
 
     def _apply_add_note(self, input: NoteInput, now: datetime) -> None:
         self.record("note_added", at=now, actor=input.actor, detail=input.note)
+
+    # --- crisis incidents (R8): the incident links the case and asks it to write ----
+    # to its customer, whose contact data only the case holds. Each is applied once
+    # per incident; a repeat is rejected as AlreadyApplied, which the sender counts
+    # as done.
+
+    def _incident(self, incident_id: str) -> IncidentLink | None:
+        return next((i for i in self.state.incidents if i.incident_id == incident_id), None)
+
+    def _check_join_incident(self, input: JoinIncidentInput, now: datetime) -> None:
+        if self._incident(input.incident_id) is not None:
+            raise RejectionError(
+                "AlreadyApplied", f"the case is already in incident {input.incident_id}"
+            )
+
+    def _apply_join_incident(self, input: JoinIncidentInput, now: datetime) -> None:
+        self.state.incidents.append(
+            IncidentLink(incident_id=input.incident_id, title=input.title, joined_at=now)
+        )
+        self.record(
+            "incident_joined",
+            at=now,
+            actor=input.actor,
+            detail=input.title,
+            incident_id=input.incident_id,
+        )
+
+    def _check_send_incident_holding(self, input: IncidentHoldingInput, now: datetime) -> None:
+        link = self._incident(input.incident_id)
+        if link is None:
+            raise _reject(f"the case is not in incident {input.incident_id}")
+        if link.holding_sent_at is not None:
+            raise RejectionError(
+                "AlreadyApplied",
+                f"the customer already has incident {input.incident_id}'s holding message",
+            )
+        self._require_open()
+
+    def _apply_send_incident_holding(self, input: IncidentHoldingInput, now: datetime) -> None:
+        link = self._incident(input.incident_id)
+        assert link is not None
+        link.holding_sent_at = now
+        seq = self.record(
+            "incident_holding_sent", at=now, actor=input.actor, incident_id=input.incident_id
+        )
+        self._customer(CustomerTemplate.INCIDENT_HOLDING, seq)
 
     # --- clocks firing on their own ------------------------------------------------
 

@@ -327,6 +327,15 @@ class Feedback(BaseModel):
     at: datetime
 
 
+class IncidentLink(BaseModel):
+    """A crisis incident the case belongs to (R8), shown on the case."""
+
+    incident_id: str
+    title: str
+    joined_at: datetime
+    holding_sent_at: datetime | None = None
+
+
 class CaseState(BaseModel):
     """The whole case, as the ``get_state`` query and every update return it."""
 
@@ -351,6 +360,7 @@ class CaseState(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)
     feedback: Feedback | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    incidents: list[IncidentLink] = Field(default_factory=list)
 
 
 class IntakeReceipt(BaseModel):
@@ -359,3 +369,15 @@ class IntakeReceipt(BaseModel):
 
     first: bool
     state: CaseState
+
+
+# --- crisis incidents: actions the incident workflow sends its member cases (R8) -----
+
+
+class JoinIncidentInput(Action):
+    incident_id: Name
+    title: Text
+
+
+class IncidentHoldingInput(Action):
+    incident_id: Name
