@@ -11,7 +11,11 @@ from workflows.crisis_monitor import MONITOR_WORKFLOW_ID, CrisisMonitorWorkflow
 
 
 async def ensure_crisis_monitor(
-    client: Client, settings: Settings, *, max_iterations: int | None = None
+    client: Client,
+    settings: Settings,
+    *,
+    workflow_id: str = MONITOR_WORKFLOW_ID,
+    max_iterations: int | None = None,
 ) -> str:
     """Start the monitor unless it runs; returns its run ID (the running one's if it
     was already there). Safe to call from every launcher and worker start."""
@@ -21,11 +25,11 @@ async def ensure_crisis_monitor(
     handle = await client.start_workflow(
         CrisisMonitorWorkflow.run,
         input,
-        id=MONITOR_WORKFLOW_ID,
+        id=workflow_id,
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A monitor that failed or was terminated is started afresh.
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         static_summary="Crisis monitor: evaluates the crisis rules over the case register",
     )
-    return handle.result_run_id or ""
+    return handle.result_run_id or handle.run_id or ""
