@@ -130,8 +130,11 @@ def evaluate(rules: CrisisRules, input: EvaluationInput, database_url: str) -> E
     scan_from = min(input.cursor or now, now) - rules.late_allowance
     with session_scope(database_url) as session:
         if (surge := rules.surge) is not None:
+            week = timedelta(days=7)
             for columns in surge.scopes:
-                groups = register.count_by_scope(
+                # One grouped count for this hour and one per trailing week: the cost
+                # does not grow with the number of products or channels counted.
+                current = register.count_by_scope(
                     session,
                     types=surge.event_types,
                     kinds=surge.kinds,
@@ -140,28 +143,38 @@ def evaluate(rules: CrisisRules, input: EvaluationInput, database_url: str) -> E
                     end=now,
                     at_least=surge.min_count,
                 )
-                for scope, _ in groups:
+                candidates = [
+                    (scope, count)
+                    for scope, count in current
+                    if _slug_key(RuleKind.SURGE, scope) not in active
+                ]
+                if not candidates:
+                    continue
+                history: dict[tuple[str, ...], int] = {}
+                for w in range(1, surge.baseline_weeks + 1):
+                    for scope, count in register.count_by_scope(
+                        session,
+                        types=surge.event_types,
+                        kinds=surge.kinds,
+                        columns=columns,
+                        start=now - surge.window - w * week,
+                        end=now - w * week,
+                    ):
+                        values = tuple(scope[c] for c in columns)
+                        history[values] = history.get(values, 0) + count
+                for scope, count in candidates:
                     key = _slug_key(RuleKind.SURGE, scope)
-                    if key in active:
-                        continue
-                    start = _start(now, surge.window, input.quiet_since.get(key))
                     match = Match(types=surge.event_types, kinds=surge.kinds, scope=scope)
-                    count = register.count_in_scope(
-                        session, **match.model_dump(), start=start, end=now
-                    )
-                    if count < surge.min_count:
-                        continue
-                    week = timedelta(days=7)
-                    history = [
-                        register.count_in_scope(
-                            session,
-                            **match.model_dump(),
-                            start=now - surge.window - w * week,
-                            end=now - w * week,
+                    start = _start(now, surge.window, input.quiet_since.get(key))
+                    if key in input.quiet_since:
+                        # After an incident closed, only what came since counts.
+                        count = register.count_in_scope(
+                            session, **match.model_dump(), start=start, end=now
                         )
-                        for w in range(1, surge.baseline_weeks + 1)
-                    ]
-                    expected = max(sum(history) / len(history), surge.min_expected)
+                        if count < surge.min_count:
+                            continue
+                    past = history.get(tuple(scope[c] for c in columns), 0)
+                    expected = max(past / surge.baseline_weeks, surge.min_expected)
                     p = poisson_upper_tail(count, expected)
                     if p >= surge.p_value:
                         continue
