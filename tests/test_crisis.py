@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -30,21 +30,33 @@ from temporalio.worker import Worker
 
 from activities import crisis as crisis_activities
 from activities.crisis import poisson_upper_tail
-from policy.crisis import CrisisRulesError, parse_crisis_rules
+from policy.crisis import CrisisRulesError, Severity, parse_crisis_rules
 from settings import get_settings
 from store.db import session_scope
-from store.tables import CaseEventRow, CaseRow, CrisisMember, CustomerNotification
+from store.tables import (
+    CaseEventRow,
+    CaseRow,
+    CrisisMember,
+    CustomerNotification,
+    StaffNotification,
+)
 from tests.case_harness import intake
 from tests.db_fixtures import environment
 from worker import ACTIVITIES, build_worker
 from workflows.case import CaseWorkflow, case_workflow_id
 from workflows.crisis_incident import CrisisIncidentWorkflow
 from workflows.crisis_messages import (
+    AcknowledgeIncidentInput,
+    AddMembersInput,
     BatchResult,
+    CloseIncidentInput,
     HoldingBatchInput,
+    IncidentOpenInput,
     IncidentState,
     MonitorInput,
     NotifyCustomersInput,
+    RuleKind,
+    StatusUpdateInput,
 )
 from workflows.crisis_monitor import CrisisMonitorWorkflow, incident_id_for
 from workflows.messages import Customer, Language
@@ -447,3 +459,91 @@ async def test_holding_message_reaches_each_customer_once_when_the_activity_is_r
             shown = await case.query(CaseWorkflow.get_state)
             assert [i.incident_id for i in shown.incidents] == [state.incident_id]
             assert shown.incidents[0].holding_sent_at is not None
+
+
+# --- the incident's own clocks and its close ----------------------------------------------
+
+
+async def test_unacknowledged_incident_escalates_missed_updates_escalate_and_close_reviews(
+    crisis: Crisis,
+) -> None:
+    owned = crisis.seed(3, await crisis.now())
+    with session_scope(crisis.database_url, write=True) as session:
+        for case_id, owner in zip(owned, ["li.na", "chen.jie", None], strict=True):
+            row = session.get(CaseRow, case_id)
+            assert row is not None
+            row.owner = owner
+            session.add(row)
+            opened_at = row.opened_at
+        session.add(
+            CaseEventRow(case_id=owned[0], seq=2, type="clock_breached", at=opened_at, actor="t")
+        )
+    incident_id = f"{crisis.prefix}-manual-1"
+    async with worker_for(crisis):
+        handle = await crisis.client.start_workflow(
+            CrisisIncidentWorkflow.run,
+            IncidentOpenInput(
+                incident_id=incident_id,
+                key="manual:1",
+                rule=RuleKind.MANUAL,
+                title="Card payments failing",
+                explanation="Opened by hand",
+                severity=Severity.HIGH,
+                opened_by="wang.fang",
+            ),
+            id=incident_id,
+            task_queue=crisis.task_queue,
+        )
+        await handle.execute_update(
+            CrisisIncidentWorkflow.attach_cases, AddMembersInput(case_ids=owned, actor="wang.fang")
+        )
+        # Nobody acknowledges within 15 minutes: the first rung hears; 15 more, the next.
+        await crisis.advance(timedelta(minutes=31))
+        assert staff_kinds(crisis, incident_id) == [
+            ("opened", "duty_manager"),
+            ("unacknowledged-1", "duty_manager"),
+            ("unacknowledged-2", "head_of_service"),
+        ]
+        await handle.execute_update(
+            CrisisIncidentWorkflow.acknowledge, AcknowledgeIncidentInput(actor="zhao.lei")
+        )
+        # High severity: an update is due every hour; a missed one escalates.
+        await crisis.advance(timedelta(minutes=50))
+        await handle.execute_update(
+            CrisisIncidentWorkflow.post_update,
+            StatusUpdateInput(actor="zhao.lei", message="Gateway vendor engaged"),
+        )
+        await crisis.advance(timedelta(minutes=50))
+        assert "update-missed-1" not in dict(staff_kinds(crisis, incident_id))
+        await crisis.advance(timedelta(minutes=15))
+        assert dict(staff_kinds(crisis, incident_id))["update-missed-1"] == "duty_manager"
+
+        closed = await handle.execute_update(
+            CrisisIncidentWorkflow.close,
+            CloseIncidentInput(actor="zhao.lei", cause="Expired gateway certificate"),
+        )
+        assert closed.review is not None
+        impact = closed.review.impact
+        assert (impact.cases, impact.customers, impact.breaches) == (3, 3, 1)
+        # A closed incident has completed: the server refuses the update outright.
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await handle.execute_update(
+                CrisisIncidentWorkflow.post_update,
+                StatusUpdateInput(actor="zhao.lei", message="too late"),
+            )
+    with session_scope(crisis.database_url) as session:
+        told = session.exec(
+            select(StaffNotification).where(col(StaffNotification.kind) == "crisis")
+        ).all()
+    owners = sorted(str(n.recipient_user) for n in told if n.recipient_role == "case_owner")
+    assert owners == ["chen.jie", "li.na"], "each owner once; the unowned case has none"
+
+
+def staff_kinds(crisis: Crisis, incident_id: str) -> list[tuple[str, str]]:
+    with session_scope(crisis.database_url) as session:
+        rows = session.exec(
+            select(StaffNotification)
+            .where(col(StaffNotification.case_id) == incident_id)
+            .order_by(col(StaffNotification.created_at))
+        ).all()
+    return [(r.notification_id.removeprefix(f"{incident_id}-"), r.recipient_role) for r in rows]
