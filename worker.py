@@ -20,11 +20,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import deadlines, departments, feedback, notifications, register, remedies
+from activities.crisis import CRISIS_ACTIVITIES
 from codec.converter import connect_client
 from preflight.check import ConfigurationError, check_configuration
 from settings import Settings, get_settings
 from store.migrate import upgrade_to_head
 from workflows.case import CaseWorkflow
+from workflows.crisis_incident import CrisisIncidentWorkflow
+from workflows.crisis_monitor import CrisisMonitorWorkflow
 
 ACTIVITIES: Sequence[Callable[..., Any]] = (
     deadlines.resolve_case_policy,
@@ -35,6 +38,7 @@ ACTIVITIES: Sequence[Callable[..., Any]] = (
     notifications.notify_staff,
     remedies.record_remedy,
     feedback.record_feedback,
+    *CRISIS_ACTIVITIES,
 )
 
 
@@ -50,7 +54,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, CrisisMonitorWorkflow, CrisisIncidentWorkflow],
         activities=list(activities),
         # The activities are synchronous (SQL, SMTP, HTTP with timeouts): they run in
         # this pool, never on the event loop that drives workflow tasks.

@@ -163,6 +163,22 @@ TEMPLATES: Mapping[CustomerTemplate, Mapping[Language, Wording]] = {
             "{case_id}) is still being worked on and we will reply as soon as possible.",
         ),
     },
+    CustomerTemplate.INCIDENT_HOLDING: {
+        ZH: Wording(
+            "【服务提示】业务编号 {case_id}",
+            "尊敬的{customer_name}：我们已注意到近期部分客户遇到与您反映的类似问题，"
+            "专项小组正在集中处理。您的问题（业务编号 {case_id}）已纳入处理范围，"
+            "您无需重复反映，我们会尽快告知处理进展。给您带来的不便，敬请谅解。",
+        ),
+        EN: Wording(
+            "We are working on a problem affecting your request {case_id}",
+            "Dear {customer_name}, we are aware that a number of customers have met a "
+            "problem like the one you reported, and a dedicated team is working on it. "
+            "Your request (reference {case_id}) is part of that work; there is no need to "
+            "contact us again. We will update you as soon as we can, and we apologise for "
+            "the inconvenience.",
+        ),
+    },
 }
 
 

@@ -43,6 +43,8 @@ class ActionName(StrEnum):
     RESUME_CLOCK = "resume_clock"
     ESCALATE = "escalate"
     ADD_NOTE = "add_note"
+    JOIN_INCIDENT = "join_incident"
+    SEND_INCIDENT_HOLDING = "send_incident_holding"
 
 
 class ActionBody(BaseModel):
@@ -221,4 +223,24 @@ class AddNoteBody(ActionBody):
 
 
 class AddNoteInput(AddNoteBody, Action):
+    pass
+
+
+# --- crisis incidents: actions an incident sends its member cases (R8) ---------------
+
+
+class JoinIncidentBody(ActionBody):
+    incident_id: Name
+    title: Text
+
+
+class JoinIncidentInput(JoinIncidentBody, Action):
+    pass
+
+
+class SendIncidentHoldingBody(ActionBody):
+    incident_id: Name
+
+
+class SendIncidentHoldingInput(SendIncidentHoldingBody, Action):
     pass

@@ -95,6 +95,7 @@ class CustomerTemplate(StrEnum):
     CLOSED_SURVEY = "closed_survey"
     REOPENED = "reopened"
     HOLDING = "holding"
+    INCIDENT_HOLDING = "incident_holding"
 
 
 class CustomerNotificationInput(BaseModel):
@@ -109,6 +110,7 @@ class StaffAlertKind(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     ESCALATION = "escalation"
+    CRISIS = "crisis"
 
 
 class StaffNotificationInput(BaseModel):
@@ -155,7 +157,7 @@ class LedgerResult(BaseModel):
     amount: Decimal | None = None
 
 
-InputT = TypeVar("InputT", bound=BaseModel)
+InputT = TypeVar("InputT")
 ResultT = TypeVar("ResultT")
 
 

@@ -145,6 +145,15 @@ class Feedback(BaseModel):
     at: datetime
 
 
+class IncidentLink(BaseModel):
+    """A crisis incident the case belongs to (R8), shown on the case."""
+
+    incident_id: str
+    title: str
+    joined_at: datetime
+    holding_sent_at: datetime | None = None
+
+
 class CaseState(BaseModel):
     """The whole case, as the ``get_state`` query and every update return it."""
 
@@ -169,6 +178,7 @@ class CaseState(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)
     feedback: Feedback | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    incidents: list[IncidentLink] = Field(default_factory=list)
     # Events of earlier runs (the case continues as new when its history grows
     # long): they are in the register, and ``timeline`` holds those that follow.
     timeline_offset: int = 0

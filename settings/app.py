@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     task_queue: str = Field(default="cases", alias="CASE_TASK_QUEUE")
     policy_file: Path | None = Field(default=None, alias="CASE_POLICY_FILE")
     departments_file: Path | None = Field(default=None, alias="CASE_DEPARTMENTS_FILE")
+    crisis_file: Path | None = Field(default=None, alias="CASE_CRISIS_FILE")
     api_tokens_file: Path | None = Field(default=None, alias="CASE_API_TOKENS_FILE")
     extra_channels: str = Field(default="", alias="CASE_EXTRA_CHANNELS")
     notify_gateway_url: str | None = Field(default=None, alias="CASE_NOTIFY_GATEWAY_URL")

@@ -167,6 +167,17 @@ class FeedbackRecord(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime(), index=True)
 
 
+class CrisisMember(SQLModel, table=True):
+    """A case linked to a crisis incident (R8): the incident workflow's member list,
+    projected, so detection skips cases already linked and the review counts impact."""
+
+    __tablename__ = "crisis_members"
+
+    incident_id: str = Field(sa_type=String(ID), primary_key=True)
+    case_id: str = Field(sa_type=String(ID), primary_key=True, index=True)
+    joined_at: datetime = Field(sa_type=UTCDateTime())
+
+
 REGISTER_TABLES = (
     CaseRow,
     CaseEventRow,
@@ -175,4 +186,5 @@ REGISTER_TABLES = (
     StaffNotification,
     RemedyLedgerEntry,
     FeedbackRecord,
+    CrisisMember,
 )

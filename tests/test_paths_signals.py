@@ -142,6 +142,18 @@ async def test_every_action_also_works_as_a_signal(desk: Desk) -> None:
     )
     await send(
         complaint,
+        "join_incident",
+        {"actor": "crisis-monitor", "incident_id": "crisis-test-1", "title": "Card fee surge"},
+        lambda s: len(s.incidents) == 1,
+    )
+    await send(
+        complaint,
+        "send_incident_holding",
+        {"actor": "crisis-monitor", "incident_id": "crisis-test-1"},
+        lambda s: s.incidents[0].holding_sent_at is not None,
+    )
+    await send(
+        complaint,
         "record_investigation",
         {"actor": OWNER, "findings": "Upheld", "upheld": True},
         lambda s: s.stage is Stage.AWAITING_FINAL_REPLY,

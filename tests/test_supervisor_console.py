@@ -447,6 +447,17 @@ async def test_each_supervisor_signal_has_its_effect(console: Console) -> None:
             {"actor": "customer", "reason": "Charged again"},
             lambda s: s.stage is Stage.RECEIVED,
         ),
+        # A crisis incident links the case and has it send its holding message.
+        Step(
+            "join_incident",
+            {"actor": "crisis-monitor", "incident_id": "crisis-console-1", "title": "Fee surge"},
+            lambda s: [i.incident_id for i in s.incidents] == ["crisis-console-1"],
+        ),
+        Step(
+            "send_incident_holding",
+            {"actor": "crisis-monitor", "incident_id": "crisis-console-1"},
+            lambda s: s.incidents[0].holding_sent_at is not None,
+        ),
     ]
     states = await run_steps(console, complaint, steps)
 

@@ -67,8 +67,9 @@ class ActionRoute:
 _CLOCK = PathField("name", "clock", ClockInPath)
 
 
-def route_for(name: ActionName) -> ActionRoute:
-    """The route of one action."""
+def route_for(name: ActionName) -> ActionRoute | None:
+    """The route of one action; None for those only a workflow sends (a crisis
+    incident to its member cases)."""
     match name:
         case ActionName.ACKNOWLEDGE:
             return ActionRoute(
@@ -173,6 +174,8 @@ def route_for(name: ActionName) -> ActionRoute:
             )
         case ActionName.ADD_NOTE:
             return ActionRoute("notes", Handler, "A note on the case's timeline.")
+        case ActionName.JOIN_INCIDENT | ActionName.SEND_INCIDENT_HOLDING:
+            return None  # the incident's own actions: /v1/crises
         case _:
             assert_never(name)
 
@@ -236,6 +239,8 @@ def _endpoint(rule: AnyRule, route: ActionRoute) -> Any:
 
 for _rule in ACTIONS.values():
     _route = route_for(_rule.name)
+    if _route is None:
+        continue
     router.add_api_route(
         f"/{_route.path}",
         _endpoint(_rule, _route),

@@ -1,0 +1,1 @@
+"""Operations the launcher runs at start: long-running workflows the product needs."""
