@@ -68,6 +68,11 @@ def search_attributes_argv() -> list[str]:
     return [sys.executable, "-m", "stack.search_attributes"]
 
 
+def setup_argv() -> list[str]:
+    """What the engine runs on its own (the crisis monitor, the report schedules)."""
+    return [sys.executable, "-m", "ops.setup"]
+
+
 def migrate_argv() -> list[str]:
     """``python -m store.migrate``: the register's schema to head (``DATABASE_URL`` from
     the environment: a password on a command line shows in ``ps``)."""

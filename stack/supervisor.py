@@ -31,6 +31,7 @@ from stack.commands import (
     dev_server_argv,
     migrate_argv,
     search_attributes_argv,
+    setup_argv,
     worker_argv,
 )
 from stack.config import LOOPBACK, StackConfig, StackError
@@ -223,6 +224,7 @@ class Stack:
         for index, name in enumerate(config.worker_names, start=1):
             self.supervisor.start(name, worker_argv(config), config.worker_env(index))
         api = self.supervisor.start("api", api_argv(config), env)
+        self._run_once("setup", setup_argv())
         await self._wait_for_api(api)
 
     def _check_configuration(self) -> None:
