@@ -1,0 +1,41 @@
+"""The register's clocks, one row per case and clock (the reports' source, R6.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlmodel import Session
+
+from activities.models import CaseSnapshot
+from store.idempotent import table_of
+from store.report_tables import CaseClockRow
+from workflows.messages import ClockStatus, ClockView
+
+
+def clock_values(case_id: str, clock: ClockView) -> dict[str, Any]:
+    seconds_to_meet = late = None
+    if clock.met_at is not None:
+        seconds_to_meet = int((clock.met_at - clock.started_at).total_seconds())
+        if clock.status is ClockStatus.BREACHED and clock.deadline is not None:
+            late = int((clock.met_at - clock.deadline).total_seconds())
+    return {
+        "case_id": case_id,
+        "clock": clock.name.value,
+        "status": clock.status.value,
+        "started_at": clock.started_at,
+        "deadline": clock.deadline,
+        "breached_at": clock.breached_at,
+        "met_at": clock.met_at,
+        "seconds_to_meet": seconds_to_meet,
+        "late_seconds": late,
+    }
+
+
+def replace_case_clocks(session: Session, *, snapshot: CaseSnapshot) -> None:
+    """Make the case's rows the snapshot's clocks (a reopened case drops its survey)."""
+    table = table_of(CaseClockRow)
+    session.exec(delete(table).where(table.c.case_id == snapshot.case_id))
+    rows = [clock_values(snapshot.case_id, clock) for clock in snapshot.clocks.values()]
+    if rows:
+        session.exec(insert(table), params=rows)
