@@ -16,11 +16,20 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import deadlines, departments, feedback, notifications, register, remedies
+from activities import (
+    deadlines,
+    departments,
+    feedback,
+    notifications,
+    register,
+    remedies,
+    reports,
+)
 from codec.converter import connect_client
 from settings import Settings, get_settings
 from store.migrate import upgrade_to_head
 from workflows.case import CaseWorkflow
+from workflows.reports import MonthlyReportWorkflow, QuarterlyReportWorkflow
 
 ACTIVITIES: Sequence[Callable[..., Any]] = (
     deadlines.resolve_case_policy,
@@ -31,6 +40,8 @@ ACTIVITIES: Sequence[Callable[..., Any]] = (
     notifications.notify_staff,
     remedies.record_remedy,
     feedback.record_feedback,
+    reports.build_monthly_report,
+    reports.build_quarterly_report,
 )
 
 
@@ -46,7 +57,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, MonthlyReportWorkflow, QuarterlyReportWorkflow],
         activities=list(activities),
         # The activities are synchronous (SQL, SMTP, HTTP with timeouts): they run in
         # this pool, never on the event loop that drives workflow tasks.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlmodel import Session
 
-from activities.models import CaseSnapshot
 from store.idempotent import table_of
 from store.report_tables import CaseClockRow
 from workflows.messages import ClockStatus, ClockView
@@ -32,10 +32,10 @@ def clock_values(case_id: str, clock: ClockView) -> dict[str, Any]:
     }
 
 
-def replace_case_clocks(session: Session, *, snapshot: CaseSnapshot) -> None:
-    """Make the case's rows the snapshot's clocks (a reopened case drops its survey)."""
+def replace_case_clocks(session: Session, *, case_id: str, clocks: Iterable[ClockView]) -> None:
+    """Make the case's rows these clocks (a reopened case drops its survey)."""
     table = table_of(CaseClockRow)
-    session.exec(delete(table).where(table.c.case_id == snapshot.case_id))
-    rows = [clock_values(snapshot.case_id, clock) for clock in snapshot.clocks.values()]
+    session.exec(delete(table).where(table.c.case_id == case_id))
+    rows = [clock_values(case_id, clock) for clock in clocks]
     if rows:
         session.exec(insert(table), params=rows)

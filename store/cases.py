@@ -97,7 +97,7 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
     else:
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
     if applied:
-        replace_case_clocks(session, snapshot=snapshot)
+        replace_case_clocks(session, case_id=snapshot.case_id, clocks=snapshot.clocks.values())
     return applied
 
 

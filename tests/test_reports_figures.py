@@ -191,7 +191,7 @@ def test_monthly_report_figures(seeded: tuple[str, Seed]) -> None:
     assert report.reopens.rate == pytest.approx(len(reopened) / len(closed))
 
     # Weak links: cells worse than the bank, with enough decided clocks / answers.
-    bank_share = {f.clock: f.on_time_share for f in report.clocks}
+    bank_share = {f.clock: f.on_time_share or 0.0 for f in report.clocks}
     expected_links: list[tuple[float, str, tuple[object, ...]]] = []
     cell_clocks: dict[tuple[str, str, str | None, str], list[int]] = defaultdict(lambda: [0, 0])
     for case, clock in pairs:
@@ -236,12 +236,12 @@ def test_monthly_report_figures(seeded: tuple[str, Seed]) -> None:
     this: Counter[tuple[str, str | None]] = Counter()
     trailing: Counter[tuple[str, str | None]] = Counter()
     for case in seed.cases:
-        key = (case.category, case.product)
+        product_key = (case.category, case.product)
         ym = local_month(case.opened_at)
         if ym == (2026, 11):
-            this[key] += 1
+            this[product_key] += 1
         elif ym in ((2026, 8), (2026, 9), (2026, 10)):
-            trailing[key] += 1
+            trailing[product_key] += 1
     flagged = {
         key
         for key, n in this.items()
@@ -250,9 +250,10 @@ def test_monthly_report_figures(seeded: tuple[str, Seed]) -> None:
     assert ("cards", "credit_card") in flagged
     assert {(p.category, p.product) for p in report.recurring.problems} == flagged
     for problem in report.recurring.problems:
-        key = (problem.category, problem.product)
-        assert problem.count == this[key]
-        assert problem.trailing_mean == pytest.approx(trailing[key] / 3)
+        assert problem.count == this[(problem.category, problem.product)]
+        assert problem.trailing_mean == pytest.approx(
+            trailing[(problem.category, problem.product)] / 3
+        )
 
     # Complaints within 30 days of the same customer's closed complaint.
     repeats = set()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER_PATTERN = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -84,3 +85,9 @@ def period_before(kind: ReportKind, day: date) -> Period:
     """The last complete month or quarter before ``day``'s (what a run on the 1st
     reports on)."""
     return containing(kind, day).previous()
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    """The calendar day ``moment`` falls on in ``timezone`` (the zone rules come from
+    the pinned tzdata package, so a replay gets the same day)."""
+    return moment.astimezone(ZoneInfo(timezone)).date()

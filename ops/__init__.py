@@ -1,0 +1,1 @@
+"""Operations on a running cluster: the report schedules."""
