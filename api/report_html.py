@@ -14,7 +14,7 @@ import io
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import matplotlib
 
@@ -144,7 +144,7 @@ def svg_chart(draw: Callable[[Axes], None], *, width: float = 7.5, height: float
         "axes.spines.right": False,
         "svg.hashsalt": "case-report",  # the same figures give the same SVG
     }
-    with _render_lock, rc_context(params), warnings.catch_warnings():
+    with _render_lock, rc_context(cast(Any, params)), warnings.catch_warnings():
         # Without a CJK font, glyphs the fallback font lacks are left to the browser.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         figure = Figure(figsize=(width, height), layout="constrained")

@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Integer, String, column, delete, insert, table
 from sqlmodel import Session
 
-from store.idempotent import table_of
-from store.report_tables import CaseClockRow
+from store.types import UTCDateTime
 from workflows.messages import ClockStatus, ClockView
+
+# The columns this projection writes, typed as in ``store.report_tables.CaseClockRow``
+# (a light table: the projection's module does not load the report models).
+CASE_CLOCKS = table(
+    "case_clocks",
+    column("case_id", String()),
+    column("clock", String()),
+    column("status", String()),
+    column("started_at", UTCDateTime()),
+    column("deadline", UTCDateTime()),
+    column("breached_at", UTCDateTime()),
+    column("met_at", UTCDateTime()),
+    column("seconds_to_meet", Integer()),
+    column("late_seconds", Integer()),
+)
 
 
 def clock_values(case_id: str, clock: ClockView) -> dict[str, Any]:
@@ -34,8 +48,8 @@ def clock_values(case_id: str, clock: ClockView) -> dict[str, Any]:
 
 def replace_case_clocks(session: Session, *, case_id: str, clocks: Iterable[ClockView]) -> None:
     """Make the case's rows these clocks (a reopened case drops its survey)."""
-    table = table_of(CaseClockRow)
-    session.exec(delete(table).where(table.c.case_id == case_id))
+    clocks_table = CASE_CLOCKS
+    session.exec(delete(clocks_table).where(clocks_table.c.case_id == case_id))
     rows = [clock_values(case_id, clock) for clock in clocks]
     if rows:
-        session.exec(insert(table), params=rows)
+        session.exec(insert(clocks_table), params=rows)

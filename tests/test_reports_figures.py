@@ -414,3 +414,11 @@ def test_window_is_local_midnight() -> None:
     window = window_of(month(2026, 11), TZ)
     assert window.start == datetime(2026, 10, 31, 16, 0, tzinfo=UTC)
     assert window.end == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+
+
+def test_projection_writes_every_column_of_case_clocks() -> None:
+    from store.case_clocks import CASE_CLOCKS
+    from store.idempotent import table_of
+    from store.report_tables import CaseClockRow
+
+    assert list(CASE_CLOCKS.c.keys()) == list(table_of(CaseClockRow).c.keys())

@@ -22,9 +22,11 @@ from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
 from ops.schedules import ensure_schedules
 from policy.reports import report_rules
 from store.db import session_scope
+from store.idempotent import table_of
 from store.report_tables import ReportRevision
 from tests.api_fixtures import ApiStack
 from tests.report_seed import Seed, build_seed, write_seed
+from workflows.periods import ReportKind
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "monthly-report.png"
@@ -39,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 ZONE = ZoneInfo("Asia/Shanghai")
 CHROMIUM_INSTALLED = CHROMIUM.exists()
+REVISIONS = table_of(ReportRevision)
 
 
 def local_month(moment: datetime) -> tuple[int, int]:
@@ -220,8 +223,8 @@ async def test_html_report_shows_its_charts_in_chromium(seeded: tuple[ApiStack, 
 def revisions(database_url: str, period: str) -> list[int]:
     with session_scope(database_url) as session:
         rows = session.execute(
-            select(ReportRevision.revision).where(
-                ReportRevision.kind == "monthly", ReportRevision.period == period
+            select(REVISIONS.c.revision).where(
+                REVISIONS.c.kind == "monthly", REVISIONS.c.period == period
             )
         ).all()
     return sorted(r[0] for r in rows)
@@ -242,8 +245,8 @@ async def test_schedules_fire_on_the_first_and_backfill_stores_the_month_before(
     ids = await ensure_schedules(api.client, api.settings, id_prefix=prefix)
     again = await ensure_schedules(api.client, api.settings, id_prefix=prefix)
     assert ids == again  # idempotent: updated in place, not duplicated
-    monthly = api.client.get_schedule_handle(ids["monthly"])
-    quarterly = api.client.get_schedule_handle(ids["quarterly"])
+    monthly = api.client.get_schedule_handle(ids[ReportKind.MONTHLY])
+    quarterly = api.client.get_schedule_handle(ids[ReportKind.QUARTERLY])
     try:
         for handle, months in ((monthly, set(range(1, 13))), (quarterly, {1, 4, 7, 10})):
             times = (await handle.describe()).info.next_action_times
@@ -286,10 +289,10 @@ async def test_schedules_fire_on_the_first_and_backfill_stores_the_month_before(
         await wait_for(lambda: revisions(url, "2026-09") == [1, 2])
         with session_scope(url) as session:
             data = session.execute(
-                select(ReportRevision.data).where(
-                    ReportRevision.kind == "monthly",
-                    ReportRevision.period == "2026-09",
-                    ReportRevision.revision == 1,
+                select(REVISIONS.c.data).where(
+                    REVISIONS.c.kind == "monthly",
+                    REVISIONS.c.period == "2026-09",
+                    REVISIONS.c.revision == 1,
                 )
             ).scalar_one()
         assert data["period"] == "2026-09"
