@@ -63,7 +63,7 @@ def _case_rows(
         case_id = f"{prefix}-{i:07d}"
         kind = "complaint" if rng.random() < 0.4 else "inquiry"
         department = rng.choice(DEPARTMENTS)
-        clocks = []
+        clocks: list[dict[str, Any]] = []
         for name, allowed, starts in (
             ("first_response", timedelta(minutes=5), opened),
             ("final_reply", timedelta(days=9), opened),
@@ -113,7 +113,8 @@ def _case_rows(
             }
         ]
         if all(c["met_at"] for c in clocks):
-            closed_at = max(c["met_at"] for c in clocks) + timedelta(hours=1)
+            met_times: list[datetime] = [c["met_at"] for c in clocks]
+            closed_at = max(met_times) + timedelta(hours=1)
             events.append(
                 {
                     "case_id": case_id,
@@ -138,7 +139,7 @@ def _case_rows(
                     "late_seconds": None,
                 }
             )
-        case = {
+        case: dict[str, Any] = {
             "case_id": case_id,
             "kind": kind,
             "channel": rng.choice(CHANNELS),
