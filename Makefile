@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint typecheck pytest worker api bench clean
+.PHONY: run test venv browser lint typecheck pytest worker api bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv
+# The report tests open the HTML report in headless Chromium (the Debian package, never
+# a downloaded browser) with a CJK font for its Chinese labels.
+browser:
+	@command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
+
+pytest: venv browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -20,7 +20,15 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities import deadlines, departments, feedback, notifications, register, remedies
+from activities import (
+    deadlines,
+    departments,
+    feedback,
+    notifications,
+    register,
+    remedies,
+    reports,
+)
 from activities.crisis import CRISIS_ACTIVITIES
 from codec.converter import connect_client
 from preflight.check import ConfigurationError, check_configuration
@@ -29,6 +37,7 @@ from store.migrate import upgrade_to_head
 from workflows.case import CaseWorkflow
 from workflows.crisis_incident import CrisisIncidentWorkflow
 from workflows.crisis_monitor import CrisisMonitorWorkflow
+from workflows.reports import MonthlyReportWorkflow, QuarterlyReportWorkflow
 
 ACTIVITIES: Sequence[Callable[..., Any]] = (
     deadlines.resolve_case_policy,
@@ -40,6 +49,8 @@ ACTIVITIES: Sequence[Callable[..., Any]] = (
     remedies.record_remedy,
     feedback.record_feedback,
     *CRISIS_ACTIVITIES,
+    reports.build_monthly_report,
+    reports.build_quarterly_report,
 )
 
 
@@ -80,7 +91,13 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow, CrisisMonitorWorkflow, CrisisIncidentWorkflow],
+        workflows=[
+            CaseWorkflow,
+            CrisisMonitorWorkflow,
+            CrisisIncidentWorkflow,
+            MonthlyReportWorkflow,
+            QuarterlyReportWorkflow,
+        ],
         activities=list(activities),
         # Synchronous activities run in this pool, never on the event loop that drives
         # workflow tasks; one thread per slot of both kinds (``WorkerSizing``).

@@ -1,1 +1,2 @@
-"""Operations the launcher runs at start: long-running workflows the product needs."""
+"""Operations on a running cluster, idempotent: the crisis monitor and the report
+schedules (``python -m ops.setup`` runs both)."""

@@ -12,6 +12,7 @@ import sys
 
 from codec.converter import connect_client
 from ops.crisis import ensure_crisis_monitor
+from ops.schedules import ensure_schedules
 from settings import get_settings
 
 
@@ -20,7 +21,8 @@ async def set_up() -> list[str]:
     settings = get_settings()
     client = await connect_client(settings)
     run_id = await ensure_crisis_monitor(client, settings)
-    return [f"crisis monitor running (run {run_id})"]
+    schedules = await ensure_schedules(client, settings)
+    return [f"crisis monitor running (run {run_id})", f"report schedules: {schedules}"]
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
+from store.case_clocks import replace_case_clocks
 from store.idempotent import ROWCOUNT, insert_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
@@ -82,8 +83,8 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
                 else None
             ),
         )
-        return session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
-    if dialect == "postgresql":
+        applied = session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
+    elif dialect == "postgresql":
         pg_insert = postgresql.insert(table).values(values)
         pg_stmt = pg_insert.on_conflict_do_update(
             index_elements=["case_id"],
@@ -92,8 +93,12 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
                 table.c.last_seq <= pg_insert.excluded.last_seq if last_seq is not None else None
             ),
         )
-        return session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
-    raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+        applied = session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
+    else:
+        raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+    if applied:
+        replace_case_clocks(session, case_id=snapshot.case_id, clocks=snapshot.clocks.values())
+    return applied
 
 
 def stored_last_seq(session: Session, *, case_id: str) -> int | None:
