@@ -18,6 +18,7 @@ from contracts.case import (
     ClockView,
     Customer,
     Feedback,
+    IncidentLink,
     Name,
     Priority,
     Remedy,
@@ -112,6 +113,8 @@ class CasePublic(BaseModel):
     remedies: list[Remedy]
     feedback: Feedback | None
     timeline: list[TimelineEvent]
+    # Crisis incidents the case belongs to (R8).
+    incidents: list[IncidentLink]
 
     @classmethod
     def from_state(cls, state: CaseState) -> CasePublic:
@@ -121,6 +124,7 @@ class CasePublic(BaseModel):
             remedies=state.remedies,
             feedback=state.feedback,
             timeline=state.timeline,
+            incidents=state.incidents,
         )
 
 

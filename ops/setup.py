@@ -8,6 +8,7 @@ a cluster's release job can run it as often as it likes.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from codec.converter import connect_client
@@ -32,4 +33,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's native client must not be torn down at interpreter exit in a
+    # short-lived process (it can abort there): leave at once, as ops.schedules does.
+    os._exit(exit_code)

@@ -8,6 +8,7 @@ activity to fail, a stand-in under the same name says so.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from activities import deadlines
 from contracts.actions import (
@@ -38,6 +39,7 @@ from contracts.case import CaseOpenInput, CaseState, Stage
 from contracts.policy import ClockName
 from tests.case_harness import EffectLog, execute_action, intake, open_case, run_lengths
 from tests.db_fixtures import environment
+from tests.record_histories import HISTORIES
 from workflows.case import CaseWorkflow
 from workflows.effects import Effect
 
@@ -119,6 +121,19 @@ async def test_a_long_case_continues_as_new_carrying_state_and_answers(
         lengths = await run_lengths(client, handle.id)
         assert len(lengths) >= 2
         assert max(lengths) <= BUDGET, lengths
+        # The run that continued as new replays the same way (the patched path).
+        latest = await handle.fetch_history()
+        opening = latest.events[0].workflow_execution_started_event_attributes
+        first_run = await client.get_workflow_handle(
+            handle.id, run_id=opening.first_execution_run_id
+        ).fetch_history()
+        replayer = Replayer(workflows=[CaseWorkflow], data_converter=client.data_converter)
+        replayed = await replayer.replay_workflow(first_run)
+        assert replayed.replay_failure is None
+        if os.environ.get("CASE_RECORD_HISTORY"):
+            (HISTORIES / "continued_as_new.first_run.json").write_text(
+                first_run.to_json() + "\n", encoding="utf-8"
+            )
         await handle.terminate("test over")
 
 
