@@ -30,7 +30,7 @@ from temporalio.worker import Worker
 
 from activities import crisis as crisis_activities
 from activities.crisis import poisson_upper_tail
-from contracts.case import Customer, Language, case_workflow_id
+from contracts.case import CaseState, Customer, Language, case_workflow_id
 from contracts.crisis import (
     AcknowledgeIncidentInput,
     AddMembersInput,
@@ -453,10 +453,8 @@ async def test_holding_message_reaches_each_customer_once_when_the_activity_is_r
         chinese = next(r for r in rows if r.customer_id == "CUST-A")
         assert "专项小组" in chinese.body
         for case_id in case_ids:
-            case = crisis.client.get_workflow_handle_for(
-                CaseWorkflow.run, case_workflow_id(case_id)
-            )
-            shown = await case.query(CaseWorkflow.get_state)
+            case = crisis.client.get_workflow_handle(case_workflow_id(case_id))
+            shown = await case.query("get_state", result_type=CaseState)
             assert [i.incident_id for i in shown.incidents] == [state.incident_id]
             assert shown.incidents[0].holding_sent_at is not None
 
