@@ -75,12 +75,13 @@ async def test_a_signal_with_the_start_is_applied_after_intake(desk: Desk) -> No
         input,
         id=case_workflow_id(input.case_id),
         task_queue=desk.task_queue,
-        start_signal="acknowledge",
-        start_signal_args=[{"actor": AGENT}],
+        start_signal="assign_owner",
+        start_signal_args=[{"actor": AGENT, "owner": "zhang.wei"}],
     )
     case = desk.track(handle)
-    state = await case.eventually(lambda s: s.stage is Stage.ACKNOWLEDGED)
-    assert [e.type for e in state.timeline] == ["opened", "clock_met", "acknowledged"]
+    state = await case.eventually(lambda s: s.owner == "zhang.wei")
+    assert [e.type for e in state.timeline] == ["opened", "owner_assigned"]
+    assert state.timeline[-1].data["via"] == "signal"
 
 
 # --- a policy file changes new cases, never running ones -------------------------------

@@ -14,9 +14,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
 )
 
-from contracts.actions import (
-    AcknowledgeInput,
-)
+from contracts.actions import AcknowledgeInput, ActionName, AnswerInput
 from contracts.case import (
     CaseKind,
     CaseState,
@@ -33,7 +31,7 @@ from tests.helpers.paths import (
     Case,
     Desk,
 )
-from workflows.rules import ACTIONS
+from workflows.rules import ACTIONS, BY_SIGNAL
 
 # --- signals: the same actions for systems that only have Temporal ---------------------
 
@@ -48,12 +46,27 @@ async def signal(
 
 async def test_every_action_also_works_as_a_signal(desk: Desk) -> None:
     sent: set[str] = set()
+    refused: list[str] = []
 
     async def send(
         case: Case, name: str, payload: dict[str, Any], done: Callable[[CaseState], bool]
     ) -> CaseState:
+        """A signal of the handlers' and supervisors' set is applied; any other is
+        recorded as rejected and changes nothing, and is then sent as the API does."""
         sent.add(name)
-        return await signal(case, name, payload, done)
+        if ActionName(name) in BY_SIGNAL:
+            return await signal(case, name, payload, done)
+        before = await case.state()
+        await case.handle.signal(name, payload)
+        after = await case.eventually(lambda s: s.last_seq > before.last_seq)
+        [rejected] = after.timeline[len(before.timeline) :]
+        assert rejected.type == "signal_rejected"
+        assert rejected.detail is not None
+        assert f"{name} is not taken by signal" in rejected.detail
+        assert after.model_dump(exclude={"timeline"}) == before.model_dump(exclude={"timeline"})
+        refused.append(name)
+        await case.do(name, ACTIONS[name].input.model_validate(payload))
+        return await case.eventually(done)
 
     inquiry = await desk.open(CaseKind.INQUIRY)
     await send(inquiry, "acknowledge", {"actor": AGENT}, lambda s: s.stage is Stage.ACKNOWLEDGED)
@@ -186,9 +199,14 @@ async def test_every_action_also_works_as_a_signal(desk: Desk) -> None:
     assert state.stage is Stage.RECEIVED
     assert sent == set(ACTIONS), f"not sent as signals: {set(ACTIONS) - sent}"
 
+    assert set(refused) == set(ACTIONS) - {a.value for a in BY_SIGNAL}
+    rejected_by_signal = []
     for case in (inquiry, simple, complaint):
         state = await case.settled()
-        assert "signal_rejected" not in [e.type for e in state.timeline]
+        rejected_by_signal += [
+            e.data["signal"] for e in state.timeline if e.type == "signal_rejected"
+        ]
+    assert sorted(rejected_by_signal) == sorted(refused)
     assert [r.remedy.amount for r in desk.log.remedies] == [Decimal("900.00")]
     assert [d.department for d in desk.log.dispatches] == ["cards"]
     assert [f.score for f in desk.log.feedback] == [5]
@@ -198,13 +216,17 @@ async def test_a_malformed_signal_is_recorded_and_the_case_carries_on(desk: Desk
     case = await desk.open(CaseKind.INQUIRY)
     handle = case.handle
     bad: list[tuple[str, Any, str]] = [
-        ("transfer", {"actor": AGENT, "department": "cards"}, "reason"),  # missing field
-        ("record_feedback", {"actor": CUSTOMER, "score": "excellent"}, "score"),  # wrong type
-        ("acknowledge", {"actor": AGENT, "mood": "grumpy"}, "mood"),  # unknown field
+        ("assign_owner", {"actor": AGENT}, "owner"),  # missing field
+        ("escalate", {"actor": AGENT, "reason": 42}, "reason"),  # wrong type
+        ("add_note", {"actor": AGENT, "note": "x", "mood": "grumpy"}, "mood"),  # unknown field
         ("frobnicate", {"actor": AGENT}, "no such action 'frobnicate'"),  # unknown signal
-        ("close", {"actor": AGENT}, "cannot close while the case is received"),  # misfit
-        ("acknowledge", "just a string", "dict"),  # not a JSON object
-        ("transfer", {"actor": AGENT, "department": "astrology", "reason": "?"}, "unknown"),
+        (
+            "record_department_plan",
+            {"actor": "cards", "plan": "x"},
+            "while the case is received",
+        ),  # misfit
+        ("add_note", "just a string", "dict"),  # not a JSON object
+        ("close", {"actor": AGENT}, "close is not taken by signal"),  # only through the API
     ]
 
     def rejections(n: int) -> Callable[[CaseState], bool]:
@@ -219,7 +241,7 @@ async def test_a_malformed_signal_is_recorded_and_the_case_carries_on(desk: Desk
         assert rejected.actor == "system"
         assert rejected.detail is not None
         assert words in rejected.detail, (name, rejected.detail)
-    await handle.signal("acknowledge")  # no argument at all
+    await handle.signal("add_note")  # no argument at all
     state = await case.eventually(rejections(len(bad) + 1))
     assert state.timeline[-1].detail == "send exactly one JSON object"
     assert state.stage is Stage.RECEIVED
@@ -228,8 +250,6 @@ async def test_a_malformed_signal_is_recorded_and_the_case_carries_on(desk: Desk
     assert description.status is WorkflowExecutionStatus.RUNNING
     state = await case.do("acknowledge", AcknowledgeInput(actor=AGENT))
     assert state.stage is Stage.ACKNOWLEDGED
-    await signal(
-        case, "answer", {"actor": AGENT, "answer": "Ok"}, lambda s: s.stage is Stage.RESOLVED
-    )
+    await case.do("answer", AnswerInput(actor=AGENT, answer="Ok"))
     await case.settled()
     assert desk.log.templates() == ["received", "acknowledged", "answered"]

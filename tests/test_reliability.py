@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
@@ -32,6 +32,7 @@ from contracts.actions import (
     AssignOwnerInput,
     CloseInput,
     RecordInvestigationInput,
+    ReopenInput,
     SendFinalReplyInput,
 )
 from contracts.activities import ComputeDeadlineInput, DeadlineResult
@@ -174,9 +175,12 @@ async def test_a_failing_count_inside_a_signalled_extension_is_recorded(
         await handle.terminate("test over")
 
 
-async def test_a_failing_count_inside_a_signalled_reopen_is_recorded(
+async def test_a_failing_count_inside_a_reopen_is_refused_and_the_case_runs_on(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
+    """Reopening is not taken by signal (it commits the bank to the customer again):
+    a signalled reopen is recorded as rejected; the API's reopen whose working-day count
+    fails is refused cleanly; either way the case runs on."""
     client = time_skipping_env.client
     activities = [a for a in EffectLog().activities() if a is not deadlines.compute_deadline]
     activities.append(counting_fails_after_intake())
@@ -196,10 +200,19 @@ async def test_a_failing_count_inside_a_signalled_reopen_is_recorded(
         await handle.signal("reopen", {"actor": "li", "reason": "not fixed"})
         state = await until(handle, lambda s: s.timeline[-1].type == "signal_rejected")
         assert state.timeline[-1].data["signal"] == "reopen"
-        assert "calendar unavailable" in (state.timeline[-1].detail or "")
+        assert "not taken by signal" in (state.timeline[-1].detail or "")
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
+            await execute_action(handle, ActionName.REOPEN, ReopenInput(actor="li", reason="x"))
+        cause = failed.value.cause
+        assert isinstance(cause, ApplicationError)
+        # A local activity's own ApplicationError reaches the workflow as it is: the
+        # update fails with it, cleanly.
+        assert cause.type == "InvalidCalendar"
+        assert "calendar unavailable" in cause.message
+        state = await state_of(handle)
         assert state.stage is Stage.CLOSED, "nothing of the reopen was applied"
         await handle.signal("add_note", {"actor": "li", "note": "called the customer"})
-        state = await until(handle, lambda s: s.timeline[-1].type == "note_added")
+        await until(handle, lambda s: s.timeline[-1].type == "note_added")
         await handle.terminate("test over")
 
 

@@ -35,6 +35,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api import engine
+from api.ids import case_id_of_workflow
 from api.stuck_queries import Stuck, render
 from codec.converter import case_payload_codec, connect_client
 from codec.encryption import ENCODING
@@ -70,7 +71,7 @@ from tests.db_fixtures import environment, sqlite_url
 from worker import build_worker
 from workflows import visibility
 from workflows.case import CaseWorkflow
-from workflows.rules import ACTIONS
+from workflows.rules import ACTIONS, BY_SIGNAL
 
 # Clocks by kind and priority, so each case of the stuck-query set lands where it must:
 # urgent inquiries breach their first response in 2 s, high ones their department's
@@ -337,14 +338,40 @@ def investigation(state: CaseState) -> Any:
     return state.clocks[ClockName.INVESTIGATION]
 
 
+def _rejections(count: int) -> Callable[[CaseState], bool]:
+    return lambda state: sum(e.type == "signal_rejected" for e in state.timeline) == count
+
+
 async def run_steps(
     console: Console, handle: WorkflowHandle[CaseWorkflow, CaseState], steps: list[Step]
 ) -> list[CaseState]:
+    """Each step as the Web UI's signal form sends it. A step outside the signal set
+    (``BY_SIGNAL``) is refused by signal and changes nothing; it is then taken through
+    the API's update, as a supervisor would, and the walk goes on."""
     states = []
+    refused = 0
     for step in steps:
+        before = await handle.query(CaseWorkflow.get_state)
         await ui_signal(console.client, handle.id, step.signal, step.body)
+        if ActionName(step.signal) not in BY_SIGNAL:
+            refused += 1
+            after = await wait_for_state(
+                handle, _rejections(refused), f"{step.signal} to be refused by signal"
+            )
+            assert after.timeline[-1].detail is not None
+            assert "not taken by signal" in after.timeline[-1].detail
+            unchanged = after.model_dump(exclude={"timeline"})
+            assert unchanged == before.model_dump(exclude={"timeline"}), step.signal
+            await engine.apply_action(
+                console.client,
+                case_id_of_workflow(handle.id),
+                ActionName(step.signal),
+                ACTIONS[step.signal].input.model_validate(step.body),
+                update_id=None,
+            )
         states.append(await wait_for_state(handle, step.done, f"{step.signal} to apply"))
-        assert "signal_rejected" not in [e.type for e in states[-1].timeline], step.signal
+        rejected = [e for e in states[-1].timeline if e.type == "signal_rejected"]
+        assert len(rejected) == refused, step.signal
     return states
 
 
@@ -537,7 +564,16 @@ async def test_each_supervisor_signal_has_its_effect(console: Console) -> None:
             "add_note", {"actor": SUPERVISOR, "note": "hi", "colour": "red"}, "colour", id="extra"
         ),
         pytest.param(
-            "answer", {"actor": "li.na", "answer": "done"}, "final reply", id="wrong-for-case"
+            "record_investigation",
+            {"actor": "li.na", "findings": "done"},
+            "while the case is received",
+            id="wrong-for-case",
+        ),
+        pytest.param(
+            "decide_remedy",
+            {"actor": SUPERVISOR, "remedy_id": "R1", "approve": True},
+            "not taken by signal",
+            id="not-by-signal",
         ),
     ],
 )
@@ -561,8 +597,8 @@ async def test_a_malformed_signal_is_recorded_and_the_case_runs_on(
     history = await handle.fetch_history()
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in {e.event_type for e in history.events}
     # And the case still takes actions.
-    await ui_signal(console.client, handle.id, "acknowledge", {"actor": "li.na"})
-    await wait_for_state(handle, lambda s: s.stage is Stage.ACKNOWLEDGED, "acknowledge")
+    await ui_signal(console.client, handle.id, "add_note", {"actor": "li.na", "note": "ok"})
+    await wait_for_state(handle, lambda s: s.timeline[-1].type == "note_added", "the note")
 
 
 # --- c. search attributes, summaries and current details ------------------------------

@@ -42,7 +42,14 @@ with workflow.unsafe.imports_passed_through():
         dump_effects,
         load_effects,
     )
-    from workflows.rules import ACTIONS, ActionRule, AnyRule, CountedDeadline, CountingRule
+    from workflows.rules import (
+        ACTIONS,
+        BY_SIGNAL,
+        ActionRule,
+        AnyRule,
+        CountedDeadline,
+        CountingRule,
+    )
     from workflows.rules.clocks import fire_due, next_clock_event
 
 
@@ -52,6 +59,7 @@ T = TypeVar("T")
 # workflow issues, so histories recorded before it replay unchanged.
 CONTINUE_AS_NEW = "case-continue-as-new"
 BACKOFF_WAITS = "case-backoff-waits"
+SIGNALS_LIMITED = "case-signals-for-handlers-only"
 # A run continues as new once its history reaches this share of the policy's budget.
 RENEW_AT = 0.8
 # Keyed answers carried across runs: enough for any client's retry window.
@@ -410,12 +418,20 @@ class CaseWorkflow:
             case CountingRule():
                 policy = self._case.policy
                 assert policy is not None
-                counted = {
-                    key: CountedDeadline(
-                        count, await self._count_working_days(count.start, count.days, policy)
-                    )
-                    for key, count in rule.counts(self._case, input, workflow.now()).items()
-                }
+                try:
+                    counted = {
+                        key: CountedDeadline(
+                            count, await self._count_working_days(count.start, count.days, policy)
+                        )
+                        for key, count in rule.counts(self._case, input, workflow.now()).items()
+                    }
+                except ActivityError as err:
+                    # Only an ApplicationError fails an update cleanly; the count's own
+                    # failure would fail the workflow task instead.
+                    raise ApplicationError(
+                        f"working days could not be counted; try again: {err.cause or err}",
+                        type="EngineUnavailable",
+                    ) from None
                 # The case may have moved while the days were counted.
                 self._check(rule, input)
                 try:
@@ -482,6 +498,13 @@ class CaseWorkflow:
             if name not in ACTIONS:
                 raise RejectionError("UnknownSignal", f"no such action {name!r}")
             rule = ACTIONS[name]
+            # Guarded: cases recorded before this took every action by signal.
+            if rule.name not in BY_SIGNAL and workflow.patched(SIGNALS_LIMITED):
+                raise RejectionError(
+                    "SignalNotAccepted",
+                    f"{name} is not taken by signal: use the API, where the caller is"
+                    " authenticated; by signal: " + ", ".join(a.value for a in BY_SIGNAL),
+                )
             if len(args) != 1:
                 raise RejectionError("InvalidAction", "send exactly one JSON object")
             raw = workflow.payload_converter().from_payload(args[0].payload, dict)
@@ -496,7 +519,7 @@ class CaseWorkflow:
             self._after_change()
             return
         try:
-            await self._act(rule, input)
+            answer = await self._act(rule, input)
         except Exception as err:
             # Whatever fails inside (a rejection after waiting, a working-day count
             # whose activity failed), the signal is recorded as rejected: an
@@ -516,6 +539,12 @@ class CaseWorkflow:
                 signal=name,
             )
             self._after_change()
+            return
+        # The timeline says the step came by signal: the actor is the sender's word.
+        added = {event.seq for event in answer.timeline}
+        for event in self._case.state.timeline:
+            if event.seq in added:
+                event.data["via"] = "signal"
 
     @workflow.query
     def get_state(self) -> CaseState:

@@ -72,8 +72,28 @@ def rule_for(name: ActionName) -> AnyRule:
 # Every action by its update and signal name, in the order of ``ActionName``.
 ACTIONS: dict[str, AnyRule] = {name.value: rule_for(name) for name in ActionName}
 
+# The actions a system that only has Temporal may send as signals: the handlers'
+# completion steps and the supervisor's unsticking set. A signal carries no verified
+# identity (its ``actor`` is whatever the sender wrote), so the steps that commit the
+# bank to the customer or need a second person (a remedy's decision, the final reply,
+# closing) come only through the authenticated API. A tuple: its order is fixed, and
+# the rejection reason lists it.
+BY_SIGNAL: tuple[ActionName, ...] = (
+    ActionName.RECORD_DEPARTMENT_PLAN,
+    ActionName.RECORD_DEPARTMENT_RESULT,
+    ActionName.UPDATE_CUSTOMER,
+    ActionName.RECORD_INVESTIGATION,
+    ActionName.ASSIGN_OWNER,
+    ActionName.ESCALATE,
+    ActionName.EXTEND_CLOCK,
+    ActionName.PAUSE_CLOCK,
+    ActionName.RESUME_CLOCK,
+    ActionName.ADD_NOTE,
+)
+
 __all__ = [
     "ACTIONS",
+    "BY_SIGNAL",
     "ActionRule",
     "AnyRule",
     "CountedDeadline",
