@@ -60,6 +60,7 @@ T = TypeVar("T")
 CONTINUE_AS_NEW = "case-continue-as-new"
 BACKOFF_WAITS = "case-backoff-waits"
 SIGNALS_LIMITED = "case-signals-for-handlers-only"
+SIGNALS_IN_ORDER = "case-signals-in-order"
 # A run continues as new once its history reaches this share of the policy's budget.
 RENEW_AT = 0.8
 # Keyed answers carried across runs: enough for any client's retry window.
@@ -509,7 +510,10 @@ class CaseWorkflow:
                 raise RejectionError("InvalidAction", "send exactly one JSON object")
             raw = workflow.payload_converter().from_payload(args[0].payload, dict)
             input = rule.input.model_validate(raw)
-            rule.check(self._case, input, now)
+            # Checked once, in ``_act``, after the wait there: checked here too, a signal
+            # right behind another was judged before the one ahead of it was applied.
+            if not workflow.patched(SIGNALS_IN_ORDER):
+                rule.check(self._case, input, now)
         except Exception as err:
             # Anything a sender can get wrong (unknown encoding, not an object, a field
             # the model refuses, a stage that does not fit) is recorded, never raised:
