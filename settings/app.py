@@ -22,32 +22,96 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "test", "production"] = Field(
-        default="development", alias="CASE_ENVIRONMENT"
+        default="development",
+        alias="CASE_ENVIRONMENT",
+        description="`production` refuses development codec keys and a missing tokens file",
     )
-    database_url: str = Field(default="sqlite:///data/cases.db", alias="DATABASE_URL")
-    task_queue: str = Field(default="cases", alias="CASE_TASK_QUEUE")
-    policy_file: Path | None = Field(default=None, alias="CASE_POLICY_FILE")
-    departments_file: Path | None = Field(default=None, alias="CASE_DEPARTMENTS_FILE")
-    crisis_file: Path | None = Field(default=None, alias="CASE_CRISIS_FILE")
-    api_tokens_file: Path | None = Field(default=None, alias="CASE_API_TOKENS_FILE")
-    extra_channels: str = Field(default="", alias="CASE_EXTRA_CHANNELS")
-    notify_gateway_url: str | None = Field(default=None, alias="CASE_NOTIFY_GATEWAY_URL")
-    staff_webhook_url: str | None = Field(default=None, alias="CASE_STAFF_WEBHOOK_URL")
-    smtp_host: str | None = Field(default=None, alias="CASE_SMTP_HOST")
-    smtp_port: int = Field(default=25, alias="CASE_SMTP_PORT")
-    smtp_sender: str = Field(default="service@bank.example", alias="CASE_SMTP_SENDER")
+    database_url: str = Field(
+        default="sqlite:///data/cases.db",
+        alias="DATABASE_URL",
+        description="the case register: `sqlite:///path` or `postgresql://user@host/db`",
+    )
+    task_queue: str = Field(
+        default="cases",
+        alias="CASE_TASK_QUEUE",
+        description="the Temporal task queue the worker polls and the API starts cases on",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        alias="CASE_POLICY_FILE",
+        description="the deadline policy file (unset: the built-in `policy/default.toml`)",
+    )
+    departments_file: Path | None = Field(
+        default=None,
+        alias="CASE_DEPARTMENTS_FILE",
+        description="department codes, names and optional webhooks (unset: the built-in seven)",
+    )
+    crisis_file: Path | None = Field(
+        default=None,
+        alias="CASE_CRISIS_FILE",
+        description="crisis rules and incident clocks (unset: the built-in `policy/crisis.toml`)",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        alias="CASE_API_TOKENS_FILE",
+        description='bearer tokens: `[tokens."<token>"]` with `role`, `user`, `department`',
+    )
+    extra_channels: str = Field(
+        default="",
+        alias="CASE_EXTRA_CHANNELS",
+        description="channels beyond the plan's four, comma separated (R1.1)",
+    )
+    notify_gateway_url: str | None = Field(
+        default=None,
+        alias="CASE_NOTIFY_GATEWAY_URL",
+        description="the SMS/app notification gateway; unset, customer messages wait in the outbox",
+    )
+    staff_webhook_url: str | None = Field(
+        default=None,
+        alias="CASE_STAFF_WEBHOOK_URL",
+        description="where staff alerts are posted; unset, they wait in the outbox",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        alias="CASE_SMTP_HOST",
+        description="the mail relay for customer e-mail; unset, e-mail waits in the outbox",
+    )
+    smtp_port: int = Field(default=25, alias="CASE_SMTP_PORT", description="the mail relay's port")
+    smtp_sender: str = Field(
+        default="service@bank.example",
+        alias="CASE_SMTP_SENDER",
+        description="the sender address of customer e-mail",
+    )
     # "kid:base64key" pairs, comma separated; the first is the one that encrypts.
-    codec_keys: str | None = Field(default=None, alias="CASE_CODEC_KEYS")
+    codec_keys: str | None = Field(
+        default=None,
+        alias="CASE_CODEC_KEYS",
+        description="payload encryption keys, `kid:base64key,...`; the first encrypts, all decrypt",
+    )
     codec_cors_origins: str = Field(
-        default="http://localhost:8233", alias="CASE_CODEC_CORS_ORIGINS"
+        default="http://localhost:8233",
+        alias="CASE_CODEC_CORS_ORIGINS",
+        description="origins (the Temporal Web UI) allowed to call the codec endpoints",
     )
     # The worker serves Temporal's SDK metrics (Prometheus text) on this port when set.
     worker_metrics_port: int | None = Field(
-        default=None, ge=1, le=65535, alias="CASE_WORKER_METRICS_PORT"
+        default=None,
+        ge=1,
+        le=65535,
+        alias="CASE_WORKER_METRICS_PORT",
+        description="the port of the worker's SDK metrics (Prometheus); unset, no metrics endpoint",
     )
-    worker_metrics_host: str = Field(default="127.0.0.1", alias="CASE_WORKER_METRICS_HOST")
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        alias="CASE_WORKER_METRICS_HOST",
+        description="the address the worker's metrics endpoint listens on",
+    )
     # The worker's identity as Temporal records it (default: the SDK's pid@host).
-    worker_identity: str | None = Field(default=None, alias="CASE_WORKER_IDENTITY")
+    worker_identity: str | None = Field(
+        default=None,
+        alias="CASE_WORKER_IDENTITY",
+        description="the worker's name in the Web UI's pollers and in history",
+    )
 
     @property
     def channels(self) -> list[str]:

@@ -27,6 +27,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         {"stack", "api", "workflows", "activities", "store", "policy", "calendars"}
         | {"settings", "codec", "contracts", "worker", "ops", "preflight"}
     ),
+    "docs_gen": frozenset({"api", "workflows", "policy", "settings", "contracts"}),
     "stack": frozenset(
         {"ops", "preflight", "store", "policy", "settings", "codec", "contracts", "calendars"}
     ),
