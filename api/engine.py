@@ -106,7 +106,7 @@ async def open_case(
 
 async def get_state(client: Client, case_id: str) -> CaseState:
     """The live case from the workflow's ``get_state`` query."""
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_workflow_id(case_id))
+    handle = client.get_workflow_handle(case_workflow_id(case_id))
     async with temporal_errors(case_id, reading=True):
         async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
             return await handle.query(CaseWorkflow.get_state, rpc_timeout=QUERY_TIMEOUT)
@@ -135,7 +135,7 @@ async def apply_action(
     ``update_id`` (from the request's ``Idempotency-Key``) makes a retry return the
     first attempt's result instead of applying the action twice.
     """
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_workflow_id(case_id))
+    handle = client.get_workflow_handle(case_workflow_id(case_id))
     try:
         async with temporal_errors(case_id):
             async with asyncio.timeout(ACTION_TIMEOUT.total_seconds()):

@@ -204,7 +204,7 @@ async def bare_phase(
                 await client.execute_update_with_start_workflow(
                     BareCaseWorkflow.confirm_intake, start_workflow_operation=start
                 )
-            handle = client.get_workflow_handle_for(BareCaseWorkflow.run, workflow_id)
+            handle = client.get_workflow_handle(workflow_id)
             for step in BARE_STEPS:
                 with phase.timed(f"update {step}"):
                     await handle.execute_update(
