@@ -19,7 +19,7 @@ def build_and_store(input: ReportRunInput) -> ReportStored:
     settings = get_settings()
     period = parse_period(input.kind, input.period)
     tz = policy_timezone(settings.policy_file)
-    rules = report_rules()
+    rules = report_rules(settings.reports_file)
     as_of = datetime.now(UTC)
     # One transaction: the figures read and the revision written see the same register.
     with session_scope(settings.database_url, write=True) as session:

@@ -78,7 +78,7 @@ async def ensure_schedules(
     Safe to call at every start: an existing schedule is updated in place (its
     history and any paused state kept), never duplicated.
     """
-    hour = report_rules().run_hour
+    hour = report_rules(settings.reports_file).run_hour
     timezone = policy_timezone(settings.policy_file)
     ids: dict[ReportKind, str] = {}
     for kind, base_id in SCHEDULE_IDS.items():

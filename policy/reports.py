@@ -1,11 +1,11 @@
 """Thresholds of the monthly analysis and the quarterly evaluation, from a TOML file.
 
-``policy/reports.toml`` by default; ``CASE_REPORTS_FILE`` names another copy.
+``policy/reports.toml`` by default; ``CASE_REPORTS_FILE`` (the settings' ``reports_file``)
+names another copy.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -13,8 +13,6 @@ from pathlib import Path
 
 from contracts.reports import ReportRules
 from policy.loader import load_policy_document
-
-REPORTS_FILE_ENV = "CASE_REPORTS_FILE"
 
 
 @lru_cache(maxsize=8)
@@ -26,9 +24,9 @@ def _load(path: str | None) -> ReportRules:
     return ReportRules.model_validate(tomllib.loads(text))
 
 
-def report_rules() -> ReportRules:
-    """The rules in force (the file named by ``CASE_REPORTS_FILE``, or the built-in)."""
-    return _load(os.environ.get(REPORTS_FILE_ENV) or None)
+def report_rules(path: Path | None = None) -> ReportRules:
+    """The rules of ``path`` (the settings' ``reports_file``), or the built-in ones."""
+    return _load(None if path is None else str(path))
 
 
 def policy_timezone(policy_file: Path | None) -> str:

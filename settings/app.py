@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         alias="CASE_DEPARTMENTS_FILE",
         description="department codes, names and optional webhooks (unset: the built-in seven)",
     )
+    reports_file: Path | None = Field(
+        default=None,
+        alias="CASE_REPORTS_FILE",
+        description="report run hour and thresholds (unset: the built-in `policy/reports.toml`)",
+    )
     crisis_file: Path | None = Field(
         default=None,
         alias="CASE_CRISIS_FILE",

@@ -34,9 +34,10 @@ from api.models import (
 )
 from api.routes.common import CaseId, build
 from api.stuck_queries import Stuck, render
-from contracts.case import CaseKind, CaseOpenInput, Priority, Stage
+from contracts.case import CaseKind, CaseOpenInput, Priority, Stage, TimelineEvent
 from contracts.search_attributes import CASE_STAGE
 from store.cases import list_cases, timeline_upto
+from store.db import session_scope
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -120,9 +121,15 @@ async def open_case(
     return CasePublic.from_state(state)
 
 
+def _earlier_events(database_url: str, case_id: str, upto_seq: int) -> list[TimelineEvent]:
+    """The events of a case's earlier runs, read only for a case that has some."""
+    with session_scope(database_url) as session:
+        return timeline_upto(session, case_id=case_id, upto_seq=upto_seq)
+
+
 @router.get("/{case_id}", response_model=CasePublic)
 async def read_case(
-    case_id: CaseId, user: Reader, client: ClientDep, session: SessionDep
+    case_id: CaseId, user: Reader, client: ClientDep, settings: SettingsDep
 ) -> CasePublic:
     """The live case from its workflow: stage, owner, clocks, remedies, timeline.
 
@@ -132,7 +139,7 @@ async def read_case(
     ensure_department_scope(user, state.department)
     if state.timeline_offset:
         earlier = await run_in_threadpool(
-            timeline_upto, session, case_id=case_id, upto_seq=state.timeline_offset
+            _earlier_events, settings.database_url, case_id, state.timeline_offset
         )
         if len(earlier) != state.timeline_offset:
             raise EngineUnavailableError("the case register is behind the case; try again")
