@@ -23,7 +23,8 @@ async def set_up() -> list[str]:
     client = await connect_client(settings)
     run_id = await ensure_crisis_monitor(client, settings)
     schedules = await ensure_schedules(client, settings)
-    return [f"crisis monitor running (run {run_id})", f"report schedules: {schedules}"]
+    listed = ", ".join(f"{kind.value} {schedule_id}" for kind, schedule_id in schedules.items())
+    return [f"crisis monitor running (run {run_id})", f"report schedules: {listed}"]
 
 
 def main() -> int:
