@@ -30,6 +30,7 @@ from activities import (
     reports,
 )
 from activities.crisis import CRISIS_ACTIVITIES
+from activities.improvement import IMPROVEMENT_ACTIVITIES
 from codec.converter import connect_client
 from preflight.check import ConfigurationError, check_configuration
 from settings import Settings, get_settings
@@ -37,6 +38,7 @@ from store.migrate import upgrade_to_head
 from workflows.case import CaseWorkflow
 from workflows.crisis_incident import CrisisIncidentWorkflow
 from workflows.crisis_monitor import CrisisMonitorWorkflow
+from workflows.improvement_action import ImprovementActionWorkflow
 from workflows.reports import MonthlyReportWorkflow, QuarterlyReportWorkflow
 
 ACTIVITIES: Sequence[Callable[..., Any]] = (
@@ -51,6 +53,7 @@ ACTIVITIES: Sequence[Callable[..., Any]] = (
     *CRISIS_ACTIVITIES,
     reports.build_monthly_report,
     reports.build_quarterly_report,
+    *IMPROVEMENT_ACTIVITIES,
 )
 
 
@@ -97,6 +100,7 @@ def build_worker(
             CrisisIncidentWorkflow,
             MonthlyReportWorkflow,
             QuarterlyReportWorkflow,
+            ImprovementActionWorkflow,
         ],
         activities=list(activities),
         # Synchronous activities run in this pool, never on the event loop that drives

@@ -11,8 +11,9 @@ from contracts.reports import ReportRunInput, ReportStored
 from policy.reports import policy_timezone, report_rules
 from settings import get_settings
 from store.db import session_scope
+from store.improvement import monthly_analysis, quarterly_evaluation
 from store.report_models import MonthlyReport, QuarterlyReport
-from store.reports import monthly_report, quarterly_report, store_revision
+from store.reports import store_revision
 
 
 def build_and_store(input: ReportRunInput) -> ReportStored:
@@ -24,9 +25,9 @@ def build_and_store(input: ReportRunInput) -> ReportStored:
     # One transaction: the figures read and the revision written see the same register.
     with session_scope(settings.database_url, write=True) as session:
         report: MonthlyReport | QuarterlyReport = (
-            monthly_report(session, period, tz=tz, rules=rules, as_of=as_of)
+            monthly_analysis(session, period, tz=tz, rules=rules, as_of=as_of)
             if input.kind is ReportKind.MONTHLY
-            else quarterly_report(session, period, tz=tz, rules=rules, as_of=as_of)
+            else quarterly_evaluation(session, period, tz=tz, rules=rules, as_of=as_of)
         )
         data = report.model_dump(mode="json")
         data["requested_by"] = input.requested_by

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.activities import ActivityRef
+from contracts.people import PeopleRules
 from contracts.periods import ReportKind
 
 
@@ -45,6 +46,8 @@ class ReportRules(BaseModel):
     list_limit: int = Field(ge=1)
     deterioration_points: float = Field(gt=0)
     satisfaction_drop: float = Field(gt=0)
+    # Agents, training and improvement actions (R5, R6.3): the file's [people] table.
+    people: PeopleRules
 
 
 # The report workflows call these activities by name.

@@ -3,7 +3,7 @@
 Search attribute values are indexed in plain text, outside the payload codec: they must
 never carry customer data (names, phone numbers, ID numbers). Staff names and case
 facts only. The dev server's SQL visibility allows 10 Keyword attributes and 3 of every
-other type; this set uses 8 Keyword, 1 Bool, 1 Datetime and 1 Int. Registering them on
+other type; this set uses 9 Keyword, 2 Bool, 2 Datetime and 1 Int. Registering them on
 a server is the launcher's job (``stack.search_attributes``).
 """
 
@@ -28,6 +28,12 @@ CASE_NEXT_DEADLINE: SearchAttributeKey[datetime] = SearchAttributeKey.for_dateti
 )
 CASE_ESCALATION_LEVEL: SearchAttributeKey[int] = SearchAttributeKey.for_int("CaseEscalationLevel")
 
+# Improvement actions (R6.3): ``WorkflowType = 'ImprovementAction' AND
+# ImprovementOverdue = true`` lists the overdue ones.
+IMPROVEMENT_STATUS: SearchAttributeKey[str] = SearchAttributeKey.for_keyword("ImprovementStatus")
+IMPROVEMENT_OVERDUE: SearchAttributeKey[bool] = SearchAttributeKey.for_bool("ImprovementOverdue")
+IMPROVEMENT_DUE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime("ImprovementDue")
+
 # Every key, in the order the Web UI's column picker will list them. Pass this to
 # ``WorkflowEnvironment.start_local(search_attributes=...)``.
 CASE_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
@@ -42,4 +48,7 @@ CASE_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     CASE_BREACHED,
     CASE_NEXT_DEADLINE,
     CASE_ESCALATION_LEVEL,
+    IMPROVEMENT_STATUS,
+    IMPROVEMENT_OVERDUE,
+    IMPROVEMENT_DUE,
 )

@@ -9,7 +9,7 @@ cluster is set up with ``python -m stack.search_attributes``.
 Search attribute values are indexed in plain text, outside the payload codec: they must
 never carry customer data (names, phone numbers, ID numbers). Staff names and case
 facts only. The dev server's SQL visibility allows 10 Keyword attributes and 3 of every
-other type; this set uses 8 Keyword, 1 Bool, 1 Datetime and 1 Int.
+other type; this set uses 9 Keyword, 2 Bool, 2 Datetime and 1 Int.
 """
 
 from __future__ import annotations

@@ -7,6 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from store.people_models import (
+    AgentAssessment,
+    Suggestions,
+    TargetJudgement,
+    TrainingEffect,
+    TrainingNeed,
+)
+
 
 class Count(BaseModel):
     key: str | None
@@ -137,13 +145,27 @@ class ImprovementAction(BaseModel):
     action_id: str
     title: str
     status: str
+    source: str | None = None
+    owner: str | None = None
+    due: datetime | None = None
+    target: str | None = None
+    outcome: str | None = None
+    closed_at: datetime | None = None
+    training_ids: list[str] = Field(default_factory=list)
+    policy_proposal: str | None = None  # the proposed file, for operations to apply
+    # The monthly report after the closing month judges the target (R6.3).
+    judgement: TargetJudgement | None = None
 
 
 class ImprovementActions(BaseModel):
-    """Hook for the improvement actions: empty until that register exists."""
+    """The improvement actions (R6.3). Monthly: those judged on this month (closed
+    the month before), those closed in it (judged next month), and the overdue.
+    Quarterly: every action opened, closed or open in the quarter."""
 
     available: bool = False
     actions: list[ImprovementAction] = Field(default_factory=list)
+    open: int = 0
+    overdue: int = 0
 
 
 class MonthlyReport(BaseModel):
@@ -165,6 +187,7 @@ class MonthlyReport(BaseModel):
     weak_links: list[WeakLink]
     recurring: Recurring
     improvement_actions: ImprovementActions = Field(default_factory=ImprovementActions)
+    training_needs: list[TrainingNeed] = Field(default_factory=list)
 
 
 class Headline(BaseModel):
@@ -211,3 +234,6 @@ class QuarterlyReport(BaseModel):
     findings: list[Finding]
     weak_links: list[WeakLink]
     improvement_actions: ImprovementActions = Field(default_factory=ImprovementActions)
+    agents: AgentAssessment | None = None
+    trainings: list[TrainingEffect] = Field(default_factory=list)
+    suggestions: Suggestions | None = None

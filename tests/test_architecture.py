@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import crisis, reports
+from contracts import crisis, improvement, reports
 from contracts.activities import CASE_ACTIVITIES, ActivityRef
 from worker import ACTIVITIES
 
@@ -181,6 +181,11 @@ def test_the_worker_registers_every_activity_the_workflow_calls() -> None:
     """The workflow calls activities by name (``contracts.activities``); the worker
     must register a function under each of those names."""
     registered = {getattr(fn, "__temporal_activity_definition").name for fn in ACTIVITIES}
-    refs = [v for m in (crisis, reports) for v in vars(m).values() if isinstance(v, ActivityRef)]
+    refs = [
+        v
+        for m in (crisis, reports, improvement)
+        for v in vars(m).values()
+        if isinstance(v, ActivityRef)
+    ]
     called = {ref.name for ref in [*CASE_ACTIVITIES, *refs]}
     assert called | {crisis.LOAD_INCIDENT_RULES_NAME} <= registered

@@ -45,6 +45,9 @@ EXPECTED = {
     "CaseBreached": "Bool",
     "CaseNextDeadline": "Datetime",
     "CaseEscalationLevel": "Int",
+    "ImprovementStatus": "Keyword",
+    "ImprovementOverdue": "Bool",
+    "ImprovementDue": "Datetime",
 }
 # What the workflow uses, with the indexed types the server reports.
 SERVER_TYPES = {"Keyword": 2, "Int": 3, "Bool": 5, "Datetime": 6}
