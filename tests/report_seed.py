@@ -60,6 +60,7 @@ class SeedCase:
     clocks: list[SeedClock] = field(default_factory=list)
     events: list[tuple[str, datetime]] = field(default_factory=list)  # (type, at)
     closed_at: datetime | None = None
+    owner: str = "li.na"  # the agent the assessment counts the case for
 
 
 @dataclass
@@ -248,7 +249,7 @@ def _snapshot(case: SeedCase) -> CaseSnapshot:
         priority=Priority.NORMAL,
         customer_id=case.customer_id,
         stage=Stage.CLOSED if case.closed_at is not None else Stage.RECEIVED,
-        owner="li.na",
+        owner=case.owner,
         department=case.department,
         opened_at=case.opened_at,
         opened_by="counter-terminal-07",
@@ -263,6 +264,7 @@ def _snapshot(case: SeedCase) -> CaseSnapshot:
 
 def write_seed(database_url: str, seed: Seed) -> None:
     """Project every case as the worker would, then the ledger and the feedback."""
+    owners = {case.case_id: case.owner for case in seed.cases}
     with session_scope(database_url, write=True) as session:
         for case in seed.cases:
             events = [
@@ -301,7 +303,7 @@ def write_seed(database_url: str, seed: Seed) -> None:
                     kind=item.kind,
                     channel=item.channel,
                     category=item.category,
-                    owner="li.na",
+                    owner=owners[item.case_id],
                     score=item.score,
                     comment=item.comment,
                     at=item.at,
