@@ -8,6 +8,7 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -118,7 +119,7 @@ def test_agent_assessment_and_ranking(seeded: tuple[str, Seed]) -> None:
         assert a.satisfaction_answers == want["answers"]
         assert a.satisfaction_mean == pytest.approx(want["mean"])
         assert (a.closed, a.reopened) == want["turns"]
-        count, amount = want["remedies"]  # type: ignore[misc]
+        count, amount = cast(tuple[int, Decimal], want["remedies"])
         assert a.remedies == count
         assert Decimal(a.remedies_amount.get("CNY", "0")) == amount
 
@@ -197,7 +198,7 @@ def test_training_effect_before_and_after(seeded: tuple[str, Seed]) -> None:
         assert line.after.on_time_share == pytest.approx(a["share"])
         assert line.before.satisfaction_mean == pytest.approx(b["mean"])
         assert line.after.satisfaction_mean == pytest.approx(a["mean"])
-        if min(b["cases"], a["cases"]) < PEOPLE.training_min_cases:  # type: ignore[type-var]
+        if min(cast(int, b["cases"]), cast(int, a["cases"])) < PEOPLE.training_min_cases:
             want = TrainingVerdict.TOO_FEW_CASES
         else:
             points = (a["share"] - b["share"]) * 100  # type: ignore[operator]
@@ -220,8 +221,10 @@ def test_training_effect_before_and_after(seeded: tuple[str, Seed]) -> None:
     with session_scope(url) as session:
         report = quarterly_evaluation(session, quarter(2026, 4), tz=TZ, rules=RULES, as_of=AS_OF)
     assert report.trainings == effects
-    assert report.agents is not None and report.agents.ranked == len(AGENTS)
-    assert report.suggestions is not None and report.suggestions.total == 0
+    assert report.agents is not None
+    assert report.agents.ranked == len(AGENTS)
+    assert report.suggestions is not None
+    assert report.suggestions.total == 0
     assert report.improvement_actions.available
 
 

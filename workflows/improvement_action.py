@@ -14,7 +14,7 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -47,6 +47,17 @@ def _invalid(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="InvalidAction")
 
 
+def initial_search_attributes(input: ImprovementActionInput) -> TypedSearchAttributes:
+    """What the action starts with, so a supervisor finds it at once."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(IMPROVEMENT_STATUS, ActionStatus.OPEN.value),
+            SearchAttributePair(IMPROVEMENT_OVERDUE, False),
+            SearchAttributePair(IMPROVEMENT_DUE, input.due),
+        ]
+    )
+
+
 @workflow.defn(name="ImprovementAction")
 class ImprovementActionWorkflow:
     @workflow.init
@@ -67,16 +78,17 @@ class ImprovementActionWorkflow:
             training=input.training,
             policy_proposal=input.policy_proposal,
         )
-        self._closing: CloseActionInput | None = None
         self._changed = False
         self._recorded = -1
+        # Started with its search attributes (the API does): keep them current. An
+        # upsert of attributes the server lacks would fail every workflow task.
+        self._publish = workflow.info().typed_search_attributes.get(IMPROVEMENT_STATUS) is not None
 
     @workflow.run
     async def run(self, input: ImprovementActionInput) -> ActionState:
         self._refresh()
         while True:
-            if self._closing is not None:
-                self._close(self._closing)
+            if self._state.status is ActionStatus.CLOSED:
                 await self._record()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._state
@@ -108,7 +120,7 @@ class ImprovementActionWorkflow:
         s = self._state
         due = self._next_due()
         now = workflow.now()
-        if due is None or due > now or self._closing is not None:
+        if due is None or due > now:
             return
         if s.reminded_at is None and s.status is ActionStatus.OPEN:
             s.reminded_at = now
@@ -195,13 +207,14 @@ class ImprovementActionWorkflow:
 
     def _refresh(self) -> None:
         s = self._state
-        workflow.upsert_search_attributes(
-            [
-                IMPROVEMENT_STATUS.value_set(s.status.value),
-                IMPROVEMENT_OVERDUE.value_set(s.status is ActionStatus.OVERDUE),
-                IMPROVEMENT_DUE.value_set(s.due),
-            ]
-        )
+        if self._publish:
+            workflow.upsert_search_attributes(
+                [
+                    IMPROVEMENT_STATUS.value_set(s.status.value),
+                    IMPROVEMENT_OVERDUE.value_set(s.status is ActionStatus.OVERDUE),
+                    IMPROVEMENT_DUE.value_set(s.due),
+                ]
+            )
         workflow.set_current_details(
             f"**{s.status.value}** · owner {s.owner} · due {s.due.isoformat(timespec='minutes')}"
             f" · target: {s.target.describe()}"
@@ -210,7 +223,7 @@ class ImprovementActionWorkflow:
     # --- updates -------------------------------------------------------------------------
 
     def _require_open(self) -> None:
-        if self._state.status is ActionStatus.CLOSED or self._closing is not None:
+        if self._state.status is ActionStatus.CLOSED:
             raise _rejected(f"improvement action {self._state.action_id} is closed")
 
     @workflow.update
@@ -239,10 +252,9 @@ class ImprovementActionWorkflow:
         self._require_open()
 
     @workflow.update
-    async def close(self, input: CloseActionInput) -> ActionState:
-        self._closing = input
+    def close(self, input: CloseActionInput) -> ActionState:
+        self._close(input)
         self._changed = True
-        await workflow.wait_condition(lambda: self._state.status is ActionStatus.CLOSED)
         return self._state
 
     @close.validator

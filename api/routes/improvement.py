@@ -44,7 +44,7 @@ from contracts.improvement import (
 from policy.reports import report_rules
 from settings.app import Settings
 from store.improvement import action_state, list_actions
-from workflows.improvement_action import ImprovementActionWorkflow
+from workflows.improvement_action import ImprovementActionWorkflow, initial_search_attributes
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement"])
 
@@ -144,6 +144,7 @@ async def start_action(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=body.title[:200],
+            search_attributes=initial_search_attributes(start),
         )
     except RPCError as err:
         raise EngineUnavailableError(f"could not start the action: {err.message}") from err
