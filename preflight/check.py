@@ -1,7 +1,7 @@
 """Configuration checked at start: a process refuses to run on a file it cannot use.
 
 The worker and the API call :func:`check_configuration` before they take any work, so
-a broken policy, departments or tokens file, or malformed codec keys, stop the
+a broken policy, departments, reports or tokens file, or malformed codec keys, stop the
 process at once with a message naming the variable, the file and the key at fault,
 instead of surfacing when the first case arrives. The API's ``/readyz`` calls
 :func:`configuration_problems` on every probe and reports not ready while a file is
@@ -14,11 +14,15 @@ they started with.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from codec.keys import CodecKeyError, parse_codec_keys
 from policy.loader import PolicyError, load_policy_document
+from policy.reports import report_rules
 from settings.app import Settings
 from settings.departments import DepartmentsError, load_departments
 
@@ -53,6 +57,7 @@ def configuration_problems(settings: Settings, *, tokens: TokensCheck | None = N
             _policy(settings.policy_file),
             _departments(settings.departments_file),
             _codec_keys(settings.codec_keys),
+            _reports(settings.reports_file),
             tokens(settings.api_tokens_file) if tokens is not None else None,
         )
         if problem is not None
@@ -87,4 +92,18 @@ def _codec_keys(raw: str | None) -> str | None:
         parse_codec_keys(raw)
     except CodecKeyError as err:  # the message never holds key material
         return f"CASE_CODEC_KEYS: {err}"
+    return None
+
+
+def _reports(path: Path | None) -> str | None:
+    """The report thresholds, with the ``[people]`` table (R5, R6.3), named by key."""
+    try:
+        report_rules(path)
+    except OSError as err:
+        return f"CASE_REPORTS_FILE: {path}: cannot be read ({err.strerror})"
+    except tomllib.TOMLDecodeError as err:
+        return f"CASE_REPORTS_FILE: {path}: not valid TOML ({err})"
+    except ValidationError as err:
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        return f"CASE_REPORTS_FILE: {path}: {where}"
     return None

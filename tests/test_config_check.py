@@ -147,6 +147,15 @@ def test_every_configured_file_is_checked_and_named(tmp_path: Path) -> None:
     assert configuration_problems(settings_for(tmp_path), tokens=api_tokens_check) == []
 
 
+def test_the_reports_file_is_checked_naming_the_key(tmp_path: Path) -> None:
+    text = resources.files("policy").joinpath("reports.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "reports.toml"
+    broken.write_text(text.replace("agent_min_cases = 5", "agent_min_cases = 0"), "utf-8")
+    [problem] = configuration_problems(settings_for(tmp_path, CASE_REPORTS_FILE=str(broken)))
+    assert problem.startswith(f"CASE_REPORTS_FILE: {broken}: ")
+    assert "people.agent_min_cases" in problem
+
+
 async def test_readyz_reports_a_file_broken_after_start(
     tmp_path: Path, dev_env: WorkflowEnvironment
 ) -> None:
