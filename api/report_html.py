@@ -27,6 +27,8 @@ from matplotlib import (
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from api.people_html import improvements_html, people_html, training_needs_html
+
 Lang = Literal["zh", "en"]
 CJK_FONTS = (
     "WenQuanYi Micro Hei",
@@ -86,11 +88,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "recurring": ("Recurring problems", "反复出现的问题"),
     "repeat": ("Complaints again within the window", "结案后再次投诉"),
     "previous_case": ("Previous case", "前一案件"),
-    "improvements": ("Improvement actions", "改进措施"),
-    "no_improvements": (
-        "Improvement actions are not tracked yet.",
-        "改进措施尚未纳入跟踪。",
-    ),
     "none": ("None.", "无。"),
     "quarter_vs": ("This quarter against the previous one", "本季度与上季度对比"),
     "figure": ("Figure", "指标"),
@@ -413,7 +410,8 @@ def monthly_html(report: dict[str, Any], meta: dict[str, Any], lang: Lang) -> st
             [(r["case_id"], r["previous_case_id"]) for r in recurring["repeat_complaints"][:50]],
         )
     )
-    parts.append(f"<h2>{_esc(L('improvements'))}</h2><p>{_esc(L('no_improvements'))}</p>")
+    parts.append(training_needs_html(report, lang))
+    parts.append(improvements_html(report, lang))
     return _page(f"{L('monthly_title')} {report['period']}", lang, "".join(parts))
 
 
@@ -491,5 +489,6 @@ def quarterly_html(
                 )
             )
         parts.append("</section>")
-    parts.append(f"<h2>{_esc(L('improvements'))}</h2><p>{_esc(L('no_improvements'))}</p>")
+    parts.append(people_html(report, lang))
+    parts.append(improvements_html(report, lang))
     return _page(f"{L('quarterly_title')} {report['period']}", lang, "".join(parts))

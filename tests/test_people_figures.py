@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.report_html import monthly_html, quarterly_html
 from contracts.people import TrainingVerdict
 from contracts.periods import month, quarter
 from policy.reports import report_rules
@@ -227,6 +228,20 @@ def test_training_effect_before_and_after(seeded: tuple[str, Seed]) -> None:
     assert report.suggestions.total == 0
     assert report.improvement_actions.available
 
+    # The HTML page shows them, in both languages.
+    meta = {"revision": 1, "revisions": 1, "created_at": "2026-12-20T00:00:00+00:00"}
+    data = report.model_dump(mode="json")
+    chinese, english = (quarterly_html(data, meta, [], lang) for lang in ("zh", "en"))
+    assert "培训效果" in chinese
+    assert "案件太少，无法判断" in chinese
+    assert "too few cases to tell" in english
+    assert NEW_JOINER in english
+    assert "not ranked (fewer than 5 cases)" in english
+    # A revision stored before the sections existed says so.
+    older = {k: v for k, v in data.items() if k not in ("agents", "trainings", "suggestions")}
+    older["improvement_actions"] = {"available": False, "actions": []}
+    assert "before improvement actions were tracked" in quarterly_html(older, meta, [], "en")
+
 
 def test_training_needs_follow_the_weak_links(seeded: tuple[str, Seed]) -> None:
     url, seed = seeded
@@ -267,3 +282,7 @@ def test_training_needs_follow_the_weak_links(seeded: tuple[str, Seed]) -> None:
         want = sorted(((a, n, b) for a, (n, b) in bad.items() if b), key=lambda x: (-x[2], x[0]))
         assert [(x.agent, x.count, x.bad) for x in need.agents] == want[:5]
         assert need.sentence_en.startswith("Suggested training: ")
+    meta = {"revision": 1, "revisions": 1, "created_at": "2026-12-20T00:00:00+00:00"}
+    page = monthly_html(report.model_dump(mode="json"), meta, "zh")
+    assert "建议培训需求" in page
+    assert report.training_needs[0].sentence_zh in page
