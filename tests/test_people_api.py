@@ -72,6 +72,16 @@ async def test_suggestions_become_actions_or_are_declined(api: ApiStack) -> None
     )
     assert again.status_code == 409
 
+    # An action that cannot start leaves the suggestion waiting.
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    refused = await api.post(
+        "supervisor", f"/v1/suggestions/{first['suggestion_id']}/accept", action_body(due=past)
+    )
+    assert refused.status_code == 422
+    assert ["body", "due"] in loc(refused)
+    waiting = (await api.get("supervisor", "/v1/suggestions?status=open")).json()
+    assert first["suggestion_id"] in {s["suggestion_id"] for s in waiting}
+
     accepted = await api.post(
         "supervisor", f"/v1/suggestions/{first['suggestion_id']}/accept", action_body()
     )

@@ -21,7 +21,7 @@ from api.auth import Role
 from api.deps import ClientDep, DepartmentActor, Handler, SessionDep, SettingsDep, Supervisor
 from api.routes.improvement import ActionCreate, link_training, start_action
 from contracts.case import Name, Text
-from contracts.improvement import ActionSource, ActionState
+from contracts.improvement import ActionSource, ActionState, ActionStatus
 from contracts.people import SuggestionStatus
 from contracts.periods import PeriodError, ReportKind, parse_period
 from contracts.reports import ReportRules
@@ -164,17 +164,26 @@ async def record_training(
         recorded_by=user.user,
     )
     with session_scope(settings.database_url, write=True) as session:
-        if body.action_id is not None and action_state(session, body.action_id) is None:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body", "action_id"),
-                        "msg": f"no improvement action {body.action_id}",
-                        "type": "value_error",
-                        "input": body.action_id,
-                    }
-                ]
+        if body.action_id is not None:
+            asked_by = action_state(session, body.action_id)
+            problem = (
+                f"no improvement action {body.action_id}"
+                if asked_by is None
+                else f"improvement action {body.action_id} is closed"
+                if asked_by.status is ActionStatus.CLOSED
+                else None
             )
+            if problem is not None:
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ("body", "action_id"),
+                            "msg": problem,
+                            "type": "value_error",
+                            "input": body.action_id,
+                        }
+                    ]
+                )
         store_training(session, training)
     if body.action_id is not None:
         await link_training(client, body.action_id, training.training_id, user.user)
@@ -270,16 +279,19 @@ async def accept_suggestion(
         {**body.model_dump(), "source": ActionSource.SUGGESTION, "source_ref": suggestion_id}
     )
     action_id = "action-" + suggestion_id.removeprefix("suggestion-")
-    action = await start_action(client, settings, create, user.user, action_id=action_id)
+    # The decision and the action's start stand or fall together: the suggestion is
+    # marked in the same transaction that is committed only once the action started.
     with session_scope(settings.database_url, write=True) as session:
-        decide_suggestion(
+        if not decide_suggestion(
             session,
             suggestion_id,
             status=SuggestionStatus.ACCEPTED,
             by=user.user,
             reason=None,
             action_id=action_id,
-        )
+        ):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"suggestion {suggestion_id} is decided")
+        action = await start_action(client, settings, create, user.user, action_id=action_id)
         line = get_suggestion(session, suggestion_id)
     assert line is not None
     return Accepted(suggestion=line, action=action)

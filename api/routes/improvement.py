@@ -184,10 +184,14 @@ async def act_on(
         raise ActionRejectedError(f"improvement action {action_id} is closed") from None
 
 
-def _owner_or_supervisor(session: SessionDep, action_id: str, user: Principal) -> ActionState:
+async def _owner_or_supervisor(
+    session: SessionDep, client: Client, action_id: str, user: Principal
+) -> ActionState:
+    """The action (from the register, or from its workflow while the first projection
+    is on its way); 403 unless the caller owns it or is a supervisor."""
     state = action_state(session, action_id)
     if state is None:
-        raise ActionNotFoundError(action_id)
+        state = await _query(client.get_workflow_handle(action_id), action_id)
     if user.role is not Role.SUPERVISOR and state.owner != user.user:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"only a supervisor or {state.owner} may do this"
@@ -224,8 +228,14 @@ async def list_improvement_actions(
             ids.append(execution.id)
     except RPCError as exc:
         raise EngineUnavailableError(f"the visibility query failed: {exc.message}") from exc
-    states = [action_state(session, i) for i in dict.fromkeys(ids)]
-    return ActionList(query=OVERDUE_QUERY, items=[s for s in states if s is not None])
+    # The register has each action's details; visibility may be a moment ahead of its
+    # projection, and says it is overdue.
+    items = []
+    for action_id in dict.fromkeys(ids):
+        state = action_state(session, action_id)
+        if state is not None and state.status is not ActionStatus.CLOSED:
+            items.append(state.model_copy(update={"status": ActionStatus.OVERDUE}))
+    return ActionList(query=OVERDUE_QUERY, items=items)
 
 
 @router.get("/{action_id}", response_model=ActionState)
@@ -233,7 +243,7 @@ async def read_action(
     action_id: ActionId, session: SessionDep, client: ClientDep, user: Handler
 ) -> ActionState:
     """The action as its workflow holds it (its owner or a supervisor)."""
-    _owner_or_supervisor(session, action_id, user)
+    await _owner_or_supervisor(session, client, action_id, user)
     return await _query(client.get_workflow_handle(action_id), action_id)
 
 
@@ -247,7 +257,7 @@ async def add_note(
     key: IdempotencyKey = None,
 ) -> ActionState:
     """A progress note from the owner or a supervisor."""
-    _owner_or_supervisor(session, action_id, user)
+    await _owner_or_supervisor(session, client, action_id, user)
     action = ActionNoteInput(actor=user.user, text=body.text)
     return await act_on(
         client, action_id, ImprovementActionWorkflow.add_note, action, key, user.user
@@ -265,7 +275,7 @@ async def close_action(
 ) -> ActionState:
     """Close with the recorded outcome (refused without one); the next month's report
     judges the target."""
-    _owner_or_supervisor(session, action_id, user)
+    await _owner_or_supervisor(session, client, action_id, user)
     action = CloseActionInput(actor=user.user, outcome=body.outcome)
     return await act_on(client, action_id, ImprovementActionWorkflow.close, action, key, user.user)
 
