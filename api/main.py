@@ -18,7 +18,9 @@ from api.auth import load_tokens
 from api.deps import codec_caller
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routes import actions, agents, cases, crises, departments, health, improvement, reports
+from api.routes import actions, cases, crises, departments, health, reports
+from api.routes.agents import router as people_router
+from api.routes.improvement import router as improvement_router
 from api.token_check import tokens_problem
 from codec.converter import connect_client
 from codec.http import add_codec_cors, build_codec_router
@@ -54,8 +56,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(departments.router)
     app.include_router(crises.router)
     app.include_router(reports.router)
-    app.include_router(agents.router)
-    app.include_router(improvement.router)
+    app.include_router(people_router)
+    app.include_router(improvement_router)
     # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
     app.include_router(build_codec_router(codec_caller, settings=settings))
     add_codec_cors(app, settings)
