@@ -71,6 +71,7 @@ def upsert_action(session: Session, state: ActionState) -> bool:
         "outcome": state.outcome,
         "closed_by": state.closed_by,
         "closed_at": state.closed_at,
+        "policy_file": state.policy_proposal.file if state.policy_proposal else None,
         "state": state.model_dump(mode="json"),
         "version": state.version,
         "updated_at": datetime.now(UTC),
@@ -103,6 +104,17 @@ def list_actions(
     if owner is not None:
         statement = statement.where(ACTIONS.c.owner == owner)
     rows = session.execute(statement.limit(limit)).scalars()
+    return [ActionState.model_validate(r) for r in rows]
+
+
+def policy_proposals(session: Session, *, limit: int) -> list[ActionState]:
+    """Actions that propose a policy revision, newest first: what operations review."""
+    rows = session.execute(
+        select(ACTIONS.c.state)
+        .where(ACTIONS.c.policy_file.is_not(None))
+        .order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.action_id)
+        .limit(limit)
+    ).scalars()
     return [ActionState.model_validate(r) for r in rows]
 
 

@@ -102,6 +102,8 @@ class ImprovementActionRow(SQLModel, table=True):
     outcome: str | None = Field(default=None, sa_type=Text())
     closed_by: str | None = Field(default=None, sa_type=String(NAME))
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), index=True)
+    # The policy file the action proposes to revise, if any: operations' worklist.
+    policy_file: str | None = Field(default=None, sa_type=String(URL), index=True)
     state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON())
     version: int = Field(default=0, sa_type=Integer())
     updated_at: datetime = Field(sa_type=UTCDateTime())

@@ -167,6 +167,10 @@ async def test_action_refuses_bad_input_and_closes_only_with_an_outcome(api: Api
     read = (await api.get("agent", f"/v1/improvement-actions/{action_id}")).json()  # the owner
     assert read["training_ids"] == [training_id]
     assert read["policy_proposal"]["file"] == "policy/default.toml"
+    proposals = await api.get("supervisor", "/v1/improvement-actions/policy-proposals")
+    mine = [p for p in proposals.json() if p["action_id"] == action_id]
+    assert [p["proposal"]["file"] for p in mine] == ["policy/default.toml"]
+    assert mine[0]["proposed_by"] == api.user("supervisor")
     assert (await api.get("agent2", f"/v1/improvement-actions/{action_id}")).status_code == 403
 
     path = f"/v1/improvement-actions/{action_id}/close"

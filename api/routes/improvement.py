@@ -43,7 +43,7 @@ from contracts.improvement import (
 )
 from policy.reports import report_rules
 from settings.app import Settings
-from store.improvement import action_state, list_actions
+from store.improvement import action_state, list_actions, policy_proposals
 from workflows.improvement_action import ImprovementActionWorkflow, initial_search_attributes
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement"])
@@ -236,6 +236,35 @@ async def list_improvement_actions(
         if state is not None and state.status is not ActionStatus.CLOSED:
             items.append(state.model_copy(update={"status": ActionStatus.OVERDUE}))
     return ActionList(query=OVERDUE_QUERY, items=items)
+
+
+class PolicyProposalLine(BaseModel):
+    action_id: str
+    title: str
+    status: ActionStatus
+    proposed_by: str
+    proposed_at: datetime
+    proposal: PolicyProposal
+
+
+@router.get("/policy-proposals", response_model=list[PolicyProposalLine])
+def list_policy_proposals(
+    session: SessionDep, user: Supervisor, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[PolicyProposalLine]:
+    """Proposed policy file revisions, for operations to review and apply (the running
+    policy changes only by a new file, never by an action)."""
+    return [
+        PolicyProposalLine(
+            action_id=s.action_id,
+            title=s.title,
+            status=s.status,
+            proposed_by=s.created_by,
+            proposed_at=s.created_at,
+            proposal=s.policy_proposal,
+        )
+        for s in policy_proposals(session, limit=limit)
+        if s.policy_proposal is not None
+    ]
 
 
 @router.get("/{action_id}", response_model=ActionState)

@@ -94,12 +94,14 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.Column("closed_by", sa.String(NAME), nullable=True),
         sa.Column("closed_at", _utc(), nullable=True),
+        sa.Column("policy_file", sa.String(URL), nullable=True),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", _utc(), nullable=False),
         sa.PrimaryKeyConstraint("action_id"),
     )
     op.create_index("ix_improvement_actions_closed_at", "improvement_actions", ["closed_at"])
+    op.create_index("ix_improvement_actions_policy_file", "improvement_actions", ["policy_file"])
     op.create_index(
         "ix_improvement_actions_status_due", "improvement_actions", ["status", "due"]
     )
@@ -107,6 +109,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_improvement_actions_status_due", table_name="improvement_actions")
+    op.drop_index("ix_improvement_actions_policy_file", table_name="improvement_actions")
     op.drop_index("ix_improvement_actions_closed_at", table_name="improvement_actions")
     op.drop_table("improvement_actions")
     op.drop_index("ix_staff_suggestions_created_at", table_name="staff_suggestions")
