@@ -14,12 +14,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api.report_html import monthly_html, quarterly_html
-from contracts.people import TrainingVerdict
+from contracts.people import SuggestionStatus, TrainingVerdict
 from contracts.periods import month, quarter
 from policy.reports import report_rules
 from store.db import session_scope
 from store.improvement import monthly_analysis, quarterly_evaluation
-from store.people import NewTraining, agent_assessment, record_training, training_effects
+from store.people import (
+    NewTraining,
+    add_suggestion,
+    agent_assessment,
+    decide_suggestion,
+    record_training,
+    training_effects,
+)
+from store.people_models import SuggestionLine
 from tests.report_seed import AS_OF, Seed, SeedCase, build_seed, write_seed
 
 TZ = "Asia/Shanghai"
@@ -286,3 +294,57 @@ def test_training_needs_follow_the_weak_links(seeded: tuple[str, Seed]) -> None:
     page = monthly_html(report.model_dump(mode="json"), meta, "zh")
     assert "建议培训需求" in page
     assert report.training_needs[0].sentence_zh in page
+
+
+def test_suggestions_are_listed_in_their_quarter(database_url: str) -> None:
+    made = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    lines = [
+        SuggestionLine(
+            suggestion_id=f"suggestion-{n:012d}",
+            author=author,
+            role="agent",
+            title=title,
+            text="...",
+            category="cards",
+            created_at=made + timedelta(hours=n),
+            status=SuggestionStatus.OPEN,
+            decided_by=None,
+            decided_at=None,
+            reason=None,
+            action_id=None,
+        )
+        for n, (author, title) in enumerate(
+            [("li.na", "Callback slots"), ("chen.jie", "Fee FAQ"), ("zhao.lei", "Queue signs")]
+        )
+    ]
+    late = lines[0].model_copy(
+        update={"suggestion_id": "suggestion-late", "created_at": datetime(2027, 1, 5, tzinfo=UTC)}
+    )
+    with session_scope(database_url, write=True) as session:
+        for line in [*lines, late]:
+            add_suggestion(session, line)
+        first, second = lines[0].suggestion_id, lines[1].suggestion_id
+        accept = SuggestionStatus.ACCEPTED
+        assert decide_suggestion(
+            session, first, status=accept, by="wang.fang", reason=None, action_id="action-1"
+        )
+        decline = SuggestionStatus.DECLINED
+        assert decide_suggestion(
+            session, second, status=decline, by="wang.fang", reason="exists", action_id=None
+        )
+        # Decided once: a second decision changes nothing.
+        assert not decide_suggestion(
+            session, second, status=accept, by="wang.fang", reason=None, action_id="x"
+        )
+    with session_scope(database_url) as session:
+        report = quarterly_evaluation(session, quarter(2026, 4), tz=TZ, rules=RULES, as_of=AS_OF)
+    found = report.suggestions
+    assert found is not None
+    assert (found.total, found.open) == (3, 1)
+    assert [(s.suggestion_id, s.action_id) for s in found.accepted] == [
+        (lines[0].suggestion_id, "action-1")
+    ]
+    assert [(s.suggestion_id, s.reason) for s in found.declined] == [
+        (lines[1].suggestion_id, "exists")
+    ]
+    assert [s.suggestion_id for s in found.waiting] == [lines[2].suggestion_id]
