@@ -125,6 +125,18 @@ TEMPLATES: Mapping[CustomerTemplate, Mapping[Language, Wording]] = {
             {"remedies": "\nWe will provide the following remedies: {remedies}"},
         ),
     },
+    CustomerTemplate.REGULATOR_EXTENSION: {
+        ZH: Wording(
+            "【处理期限延长】业务编号 {case_id}",
+            "尊敬的{customer_name}：您的投诉（业务编号 {case_id}）需要进一步核实，处理期限"
+            "延长至 {deadline}。原因：{reason}。我们会在此之前告知您处理结果。",
+        ),
+        EN: Wording(
+            "More time needed for your complaint {case_id}",
+            "Dear {customer_name}, your complaint (reference {case_id}) needs further work; "
+            "we will give you our final response by {deadline}. Why: {reason}.",
+        ),
+    },
     CustomerTemplate.CLOSED_SURVEY: {
         ZH: Wording(
             "【满意度调查】业务编号 {case_id}",

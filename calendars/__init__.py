@@ -1,5 +1,12 @@
 """Working days per region, counted by the ``holidays`` package (never by hand)."""
 
+from calendars.overlay import (
+    NO_OVERLAY,
+    CalendarOverlay,
+    OverlayError,
+    load_overlay,
+    parse_overlay,
+)
 from calendars.working_days import (
     CalendarError,
     UnknownCalendarError,
@@ -14,6 +21,11 @@ from calendars.working_days import (
 )
 
 __all__ = [
+    "NO_OVERLAY",
+    "CalendarOverlay",
+    "OverlayError",
+    "load_overlay",
+    "parse_overlay",
     "CalendarError",
     "UnknownCalendarError",
     "UnknownTimezoneError",
