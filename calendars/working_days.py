@@ -90,7 +90,11 @@ def holiday_calendar(
 
 @lru_cache(maxsize=64)
 def _overlaid(
-    calendar: str, subdivision: str | None, first_year: int, last_year: int, overlay: CalendarOverlay
+    calendar: str,
+    subdivision: str | None,
+    first_year: int,
+    last_year: int,
+    overlay: CalendarOverlay,
 ) -> HolidayBase:
     """The package's calendar with the bank's overlay applied on top (a copy)."""
     base = holiday_calendar(calendar, subdivision, first_year, last_year)

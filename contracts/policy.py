@@ -30,7 +30,9 @@ class ClockName(StrEnum):
 
 
 # The plan's clocks, which every policy file sets in ``[clocks]``.
-PLAN_CLOCKS: tuple[ClockName, ...] = tuple(c for c in ClockName if c is not ClockName.REGULATOR_REPLY)
+PLAN_CLOCKS: tuple[ClockName, ...] = tuple(
+    c for c in ClockName if c is not ClockName.REGULATOR_REPLY
+)
 
 # Clocks that start at receipt (or reopen), where the workflow counts working days in an
 # activity; the others start mid-case and are durations.

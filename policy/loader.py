@@ -55,8 +55,8 @@ __all__ = [
     "PolicyRules",
     "load_policy_document",
     "load_policy_preset",
-    "policy_presets",
     "parse_iso_duration",
+    "policy_presets",
     "resolve_policy",
 ]
 
@@ -223,9 +223,7 @@ class RegulatorTable(_Table):
 
     @model_validator(mode="after")
     def _default_regime_last(self) -> RegulatorTable:
-        catch_all = [
-            i for i, r in enumerate(self.regimes) if not r.products and not r.categories
-        ]
+        catch_all = [i for i, r in enumerate(self.regimes) if not r.products and not r.categories]
         if not catch_all or catch_all[0] != len(self.regimes) - 1:
             raise ValueError(
                 "regimes: the last regime (and only the last) must have neither products"
@@ -326,7 +324,9 @@ def load_policy_preset(name: str) -> PolicyDocument:
 def policy_presets() -> list[str]:
     """The names of the built-in regulator presets."""
     folder = resources.files("policy").joinpath("presets")
-    return sorted(e.name.removesuffix(".toml") for e in folder.iterdir() if e.name.endswith(".toml"))
+    return sorted(
+        e.name.removesuffix(".toml") for e in folder.iterdir() if e.name.endswith(".toml")
+    )
 
 
 @lru_cache(maxsize=1)
@@ -357,7 +357,9 @@ def _parse(content: bytes, source: str, taxonomies: Path | None) -> PolicyDocume
         problems = "; ".join(_describe(e) for e in err.errors())
         raise PolicyError(f"{source}: {problems}") from err
     regulator = _regulator(rules.regulator, source, taxonomies)
-    hashed = data if regulator is None else {**data, "_regulator": regulator.model_dump(mode="json")}
+    hashed = (
+        data if regulator is None else {**data, "_regulator": regulator.model_dump(mode="json")}
+    )
     doc = PolicyDocument(
         version=f"{rules.version}+{_content_hash(hashed)}",
         source=source,

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
+from store.case_regulatory import replace_case_regulatory
 from store.idempotent import ROWCOUNT, insert_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
@@ -98,6 +99,7 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
     if applied:
         replace_case_clocks(session, case_id=snapshot.case_id, clocks=snapshot.clocks.values())
+        replace_case_regulatory(session, case_id=snapshot.case_id, regulatory=snapshot.regulatory)
     return applied
 
 

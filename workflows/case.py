@@ -231,12 +231,16 @@ class CaseWorkflow:
         regime = regulator.regime_for(state.product, state.category)
         limit = await self._deadline_of(regime.limit, start, policy)
         bands = [
-            RegulatoryBand(name=band.name, deadline=await self._deadline_of(band.within, start, policy))
+            RegulatoryBand(
+                name=band.name, deadline=await self._deadline_of(band.within, start, policy)
+            )
             for band in regulator.bands
         ]
         self._case.start_regulator(regulator, regime, bands, now=start, deadline=limit)
 
-    async def _deadline_of(self, rule: ClockRule, start: datetime, policy: ResolvedPolicy) -> datetime:
+    async def _deadline_of(
+        self, rule: ClockRule, start: datetime, policy: ResolvedPolicy
+    ) -> datetime:
         if rule.duration is not None:
             return start + rule.duration
         assert rule.working_days is not None

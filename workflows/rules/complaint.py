@@ -224,9 +224,7 @@ def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: date
         recorded["outcome"] = input.outcome.value
     if input.classification:
         recorded["classification"] = dict(input.classification)
-    seq = case.record(
-        "final_reply_sent", at=now, actor=input.actor, detail=input.reply, **recorded
-    )
+    seq = case.record("final_reply_sent", at=now, actor=input.actor, detail=input.reply, **recorded)
     regulatory = case.state.regulatory
     if regulatory is not None and regulatory.replied_at is None:
         regulatory.outcome = input.outcome
