@@ -250,7 +250,8 @@ def department_open_cases(
 
 
 def to_snapshot(row: CaseRow) -> CaseSnapshot:
-    """The register row as the typed snapshot the workflow wrote."""
+    """The register row as the typed snapshot the workflow wrote (its regulatory side
+    is in the regulatory tables, ``store.case_regulatory``, not on the row)."""
     return CaseSnapshot.model_validate(
-        {name: getattr(row, name) for name in CaseSnapshot.model_fields}
+        {name: getattr(row, name) for name in CaseSnapshot.model_fields if name != "regulatory"}
     )

@@ -25,11 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from importlib import resources
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
