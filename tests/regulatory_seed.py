@@ -34,11 +34,15 @@ from store.tables import RemedyLedgerEntry
 H2_START = datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
 H2_END = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
 AS_OF = datetime(2027, 1, 5, 0, 0, tzinfo=UTC)
-FCA_CODES = {
+FCA_CODES: dict[str, tuple[str, ...]] = {
     "product_group": ("current_accounts", "credit_cards", "payment_services", "mortgages"),
     "cause": ("advising_selling", "terms_charges", "admin_service", "other"),
 }
-NFRA_CODES = {"channel": ("A101", "A10303"), "business_type": ("B3", "B4"), "reason": ("C01",)}
+NFRA_CODES: dict[str, tuple[str, ...]] = {
+    "channel": ("A101", "A10303"),
+    "business_type": ("B3", "B4"),
+    "reason": ("C01",),
+}
 OUTCOMES = tuple(ComplaintOutcome)
 REDRESS_KINDS = ("compensation", "fee_refund", "goodwill")
 
