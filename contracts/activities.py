@@ -109,6 +109,7 @@ class CustomerTemplate(StrEnum):
     HOLDING = "holding"
     INCIDENT_HOLDING = "incident_holding"
     REGULATOR_EXTENSION = "regulator_extension"
+    SUMMARY_RESOLUTION = "summary_resolution"
 
 
 class CustomerNotificationInput(BaseModel):

@@ -138,6 +138,9 @@ class RegulatorRules(BaseModel):
     bands: list[TimeBand] = Field(default_factory=list)
     periods: list[ReportingPeriod] = Field(default_factory=list)
     taxonomy: TaxonomyCodes | None = None
+    # A final reply sent within this band is a summary resolution communication
+    # (DISP 1.5.4R) rather than a final response.
+    summary_resolution_band: str | None = None
 
     def regime_for(self, product: str | None, category: str) -> RegulatorRegime:
         for regime in self.regimes:

@@ -220,6 +220,7 @@ class RegulatorTable(_Table):
     bands: list[BandTable] = Field(default_factory=list)
     periods: Annotated[list[ReportingPeriod], Field(min_length=1)]
     taxonomy: str | None = None
+    summary_resolution_band: Slug | None = None
 
     @model_validator(mode="after")
     def _default_regime_last(self) -> RegulatorTable:
@@ -232,6 +233,9 @@ class RegulatorTable(_Table):
         names = [r.name for r in self.regimes] + [b.name for b in self.bands]
         if len(set(names)) != len(names):
             raise ValueError("regimes and bands need distinct names")
+        band = self.summary_resolution_band
+        if band is not None and band not in {b.name for b in self.bands}:
+            raise ValueError(f"summary_resolution_band: {band!r} is not one of the bands")
         return self
 
 
@@ -410,6 +414,7 @@ def _regulator(
         bands=[TimeBand(name=b.name, within=b.within) for b in table.bands],
         periods=table.periods,
         taxonomy=codes,
+        summary_resolution_band=table.summary_resolution_band,
     )
 
 

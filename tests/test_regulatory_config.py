@@ -106,3 +106,9 @@ def test_a_broken_calendar_overlay_is_refused_naming_the_key(
     )
     assert problem.startswith("CASE_CALENDAR_OVERLAY_FILE: calendar overlay ")
     assert key in problem
+
+
+def test_the_documented_overlay_example_is_a_valid_overlay(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "docs" / "calendar-overlay.example.toml"
+    settings = settings_for(tmp_path, CASE_CALENDAR_OVERLAY_FILE=str(example))
+    assert configuration_problems(settings) == []

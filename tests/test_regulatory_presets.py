@@ -34,7 +34,7 @@ from workflows.case import CaseWorkflow
 from workflows.case_file import CaseFile, RejectionError
 from workflows.effects import NotifyCustomer
 from workflows.rules.clocks import check_extend_clock, check_pause_clock
-from workflows.rules.complaint import check_send_final_reply
+from workflows.rules.complaint import apply_send_final_reply, check_send_final_reply
 from workflows.rules.regulatory import (
     apply_extend_regulator_clock,
     check_extend_regulator_clock,
@@ -211,7 +211,13 @@ def test_an_overlay_make_up_day_counts_as_a_working_day() -> None:
 # --- the extensions and the final reply, as rules (``now`` passed in) --------------------
 
 
-def _case(preset: str, received: datetime, product: str, limit: datetime) -> CaseFile:
+def _case(
+    preset: str,
+    received: datetime,
+    product: str,
+    limit: datetime,
+    bands: list[RegulatoryBand] | None = None,
+) -> CaseFile:
     doc = load_policy_preset(preset)
     policy: ResolvedPolicy = resolve_policy(doc, "complaint", "normal", [])
     case = CaseFile.open(
@@ -224,7 +230,7 @@ def _case(preset: str, received: datetime, product: str, limit: datetime) -> Cas
     case.start_regulator(
         policy.regulator,
         regime,
-        [RegulatoryBand(name="b", deadline=limit)],
+        bands if bands is not None else [RegulatoryBand(name="b", deadline=limit)],
         now=received,
         deadline=limit,
     )
@@ -332,3 +338,32 @@ def test_hand_extension_and_pause_of_the_regulators_clock_are_refused() -> None:
     with pytest.raises(RejectionError, match="regulator's limit"):
         check_pause_clock(case, PauseClockInput(actor="s", clock=clock, reason="r"), now)
     assert case.state.clocks[clock].status is ClockStatus.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("replied", "template"),
+    [(utc(2026, 9, 3, 16), "summary_resolution"), (utc(2026, 9, 4, 9), "final_reply")],
+)
+def test_an_fca_reply_by_the_third_business_day_is_a_summary_resolution(
+    replied: datetime, template: str
+) -> None:
+    """DISP 1.5: received Friday 28 Aug 2026, the third business day after it is
+    Thursday 3 Sep (Monday 31 Aug a bank holiday): a reply by its close is a summary
+    resolution communication; one on Friday 4 Sep a final response."""
+    edge = RegulatoryBand(name="within_3_business_days", deadline=utc(2026, 9, 3, 23))
+    case = _case("uk-fca", utc(2026, 8, 28, 14), "debit_card", utc(2026, 9, 21, 23), [edge])
+    reply = SendFinalReplyInput(
+        actor="zhang.wei",
+        reply="Refunded.",
+        outcome=ComplaintOutcome.UPHELD,
+        classification={"product_group": "payment_services", "cause": "terms_charges"},
+    )
+    check_send_final_reply(case, reply, replied)
+    apply_send_final_reply(case, reply, replied)
+    sent = [e.template.value for e in case.effects if isinstance(e, NotifyCustomer)]
+    assert sent == [template]
+    event = case.state.timeline[-1]
+    assert event.type == "final_reply_sent"
+    assert event.data.get("summary_resolution", False) is (template == "summary_resolution")
+    assert case.state.regulatory is not None
+    assert case.state.regulatory.replied_at == replied

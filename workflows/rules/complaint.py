@@ -213,6 +213,18 @@ def _check_classification(case: CaseFile, input: SendFinalReplyInput) -> None:
         raise invalid(f"classification.{unknown[0]}: not an axis of taxonomy {taxonomy.taxonomy}")
 
 
+def _summary_resolution(case: CaseFile, now: datetime) -> bool:
+    """Whether this reply falls in the profile's summary-resolution band (DISP 1.5)."""
+    regulatory, policy = case.state.regulatory, case.policy
+    if regulatory is None or policy is None or policy.regulator is None:
+        return False
+    band = policy.regulator.summary_resolution_band
+    edges = {b.name: b.deadline for b in regulatory.bands}
+    if band is None or band not in edges or regulatory.replied_at is not None:
+        return False
+    return now <= edges[band]
+
+
 def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: datetime) -> None:
     case.meet(ClockName.FINAL_REPLY, now=now)
     case.meet(ClockName.REGULATOR_REPLY, now=now)
@@ -224,6 +236,10 @@ def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: date
         recorded["outcome"] = input.outcome.value
     if input.classification:
         recorded["classification"] = dict(input.classification)
+    template = CustomerTemplate.FINAL_REPLY
+    if _summary_resolution(case, now):
+        template = CustomerTemplate.SUMMARY_RESOLUTION
+        recorded["summary_resolution"] = True
     seq = case.record("final_reply_sent", at=now, actor=input.actor, detail=input.reply, **recorded)
     regulatory = case.state.regulatory
     if regulatory is not None and regulatory.replied_at is None:
@@ -234,7 +250,7 @@ def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: date
         r.description + (f" ({r.amount} {r.currency})" if r.amount is not None else "")
         for r in approved
     )
-    case.notify_customer(CustomerTemplate.FINAL_REPLY, seq, reply=input.reply, remedies=remedies)
+    case.notify_customer(template, seq, reply=input.reply, remedies=remedies)
     case.state.stage = Stage.RESOLVED
 
 
