@@ -91,6 +91,8 @@ FALLBACK: dict[str, str] = {
     " after the last is `later`)",
     "regulator.bands.name": "the band's name in the return",
     "regulator.bands.within": "closed within this time of receipt",
+    "regulator.summary_resolution_band": "a final reply sent within this band is a summary"
+    " resolution communication (DISP 1.5.4R), not a final response",
     "regulator.periods": "the periods the return covers (month, quarter, half_year)",
     "regulator.taxonomy": "the complaint taxonomy (`policy/taxonomies/<id>.toml`, or"
     " `taxonomies/<id>.toml` beside the policy file) every final reply is classified by",
