@@ -316,6 +316,7 @@ def load_policy_document(path: Path | None) -> PolicyDocument:
     return _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+@lru_cache(maxsize=16)
 def load_policy_preset(name: str) -> PolicyDocument:
     """A built-in preset, ``policy/presets/<name>.toml`` (what the configuration check
     and the tests load; a bank points ``CASE_POLICY_FILE`` at the file itself)."""
