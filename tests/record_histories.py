@@ -359,6 +359,43 @@ async def complaint_regulator(case: Case) -> None:
     await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
 
 
+async def complaint_regulator_fca(case: Case) -> None:
+    """R9 under the FCA preset: a payment-services complaint, so the regulator's limit
+    and the return's band edges are counted in business days at intake; the holding
+    reply (35 business days, counted by the activity); the final reply with its
+    product grouping, cause and outcome; close."""
+    state = await case.state()
+    expect(
+        state.regulatory is not None and state.regulatory.regime == "payment_services",
+        "the payment-services regime",
+    )
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei"))
+    await case.act(
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="Duplicate debit.", upheld=True),
+    )
+    state = await case.act(
+        ActionName.EXTEND_REGULATOR_CLOCK,
+        ExtendRegulatorClockInput(
+            actor="wang.fang", extension="holding_reply", reason="Waiting for the card scheme"
+        ),
+    )
+    expect(
+        state.regulatory is not None and state.regulatory.extensions == ["holding_reply"], "held"
+    )
+    await case.act(
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(
+            actor="zhang.wei",
+            reply="The duplicate debit has been refunded.",
+            outcome=ComplaintOutcome.UPHELD,
+            classification={"product_group": "payment_services", "cause": "terms_charges"},
+        ),
+    )
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
+
+
 Scenario = Callable[[Case], Awaitable[None]]
 
 
@@ -371,6 +408,8 @@ class Recording:
     covers: frozenset[str]
     # A built-in regulator preset (policy/presets/) instead of default.toml.
     preset: str | None = None
+    # The product complained about, when the scenario needs another than intake()'s.
+    product: str | None = None
 
 
 SCENARIOS: dict[str, Recording] = {
@@ -430,6 +469,13 @@ SCENARIOS: dict[str, Recording] = {
         CaseKind.COMPLAINT,
         frozenset({"regulator_clock_extended", "final_reply_sent", "closed"}),
         preset="cn-nfra",
+    ),
+    "complaint_regulator_fca": Recording(
+        complaint_regulator_fca,
+        CaseKind.COMPLAINT,
+        frozenset({"regulator_clock_extended", "final_reply_sent", "closed"}),
+        preset="uk-fca",
+        product="debit_card",
     ),
 }
 
@@ -499,7 +545,10 @@ async def _record(
 ) -> Path:
     async with case_worker(env.client, TASK_QUEUE, log):
         case_id = f"REPLAY-{name.upper().replace('_', '-')}"
-        handle = await open_as_the_api_does(env.client, intake(case_id, recording.kind))
+        opening = intake(case_id, recording.kind)
+        if recording.product is not None:
+            opening = opening.model_copy(update={"product": recording.product})
+        handle = await open_as_the_api_does(env.client, opening)
         case = Case(env, handle)
         await recording.scenario(case)
         await case.sleep(UNTIL_FINISHED)
