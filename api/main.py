@@ -19,7 +19,7 @@ from api.contract import errors, install_contract, operation_id
 from api.deps import codec_caller
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routes import actions, cases, crises, departments, health, reports
+from api.routes import actions, cases, crises, departments, health, regulatory, reports
 from api.token_check import tokens_problem
 from codec.converter import connect_client
 from codec.http import add_codec_cors, build_codec_router
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(crises.router)
     app.include_router(reports.router)
     app.include_router(reports.feedback_router)
+    app.include_router(regulatory.router)
     # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
     app.include_router(
         build_codec_router(codec_caller, settings=settings), responses=errors(400, 401, 403)

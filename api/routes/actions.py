@@ -192,6 +192,13 @@ def route_for(name: ActionName) -> ActionRoute | None:
             )
         case ActionName.ADD_NOTE:
             return ActionRoute("notes", Handler, "A note on the case's timeline.")
+        case ActionName.EXTEND_REGULATOR_CLOCK:
+            return ActionRoute(
+                "regulator-clock/extend",
+                Supervisor,
+                "The regulator's next extension (R9), with the approver and the customer's"
+                " notice its rule demands.",
+            )
         case ActionName.JOIN_INCIDENT | ActionName.SEND_INCIDENT_HOLDING:
             return None  # the incident's own actions: /v1/crises
         case _:

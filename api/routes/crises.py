@@ -129,9 +129,7 @@ def _public(state: IncidentState) -> CrisisPublic:
     return CrisisPublic.model_validate(state.model_dump())
 
 
-async def _read(
-    client: Client, incident_id: str, wait: timedelta = QUERY_TIMEOUT
-) -> IncidentState:
+async def _read(client: Client, incident_id: str, wait: timedelta = QUERY_TIMEOUT) -> IncidentState:
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(incident_id)
     try:
         async with temporal_errors(incident_id, reading=True):

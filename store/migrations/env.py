@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+import store.regulatory_tables  # (the regulatory tables too)
 import store.report_tables  # (the reports' tables too)
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from store.db import get_engine
