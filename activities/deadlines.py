@@ -11,7 +11,13 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from calendars import UnknownCalendarError, UnknownTimezoneError, working_day_deadline
+from calendars import (
+    OverlayError,
+    UnknownCalendarError,
+    UnknownTimezoneError,
+    load_overlay,
+    working_day_deadline,
+)
 from contracts.activities import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
 from contracts.policy import ResolvedPolicy
 from policy.loader import PolicyError, load_policy_document, resolve_policy
@@ -36,7 +42,12 @@ def resolve_case_policy(input: ResolvePolicyInput) -> ResolvedPolicy:
 
 @activity.defn(name="compute_deadline")
 def compute_deadline(input: ComputeDeadlineInput) -> DeadlineResult:
-    """The deadline of a working-day clock."""
+    """The deadline of a working-day clock, with the bank's calendar overlay
+    (``CASE_CALENDAR_OVERLAY_FILE``) on top of the ``holidays`` package."""
+    try:
+        overlay = load_overlay(get_settings().calendar_overlay_file)
+    except OverlayError as err:
+        raise ApplicationError(str(err), type="InvalidCalendarOverlay", non_retryable=True) from err
     try:
         deadline = working_day_deadline(
             input.start,
@@ -44,6 +55,7 @@ def compute_deadline(input: ComputeDeadlineInput) -> DeadlineResult:
             timezone=input.timezone,
             calendar=input.calendar,
             subdivision=input.subdivision,
+            overlay=overlay,
         )
     except UnknownCalendarError as err:
         raise ApplicationError(str(err), type="InvalidCalendar", non_retryable=True) from err
@@ -51,4 +63,6 @@ def compute_deadline(input: ComputeDeadlineInput) -> DeadlineResult:
         raise ApplicationError(str(err), type="InvalidTimezone", non_retryable=True) from err
     except ValueError as err:
         raise ApplicationError(str(err), type="InvalidDeadlineInput", non_retryable=True) from err
-    return DeadlineResult(deadline=deadline)
+    return DeadlineResult(
+        deadline=deadline, overlay_version=None if overlay.empty else overlay.version
+    )

@@ -125,6 +125,37 @@ TEMPLATES: Mapping[CustomerTemplate, Mapping[Language, Wording]] = {
             {"remedies": "\nWe will provide the following remedies: {remedies}"},
         ),
     },
+    CustomerTemplate.REGULATOR_EXTENSION: {
+        ZH: Wording(
+            "【处理期限延长】业务编号 {case_id}",
+            "尊敬的{customer_name}：您的投诉（业务编号 {case_id}）需要进一步核实，处理期限"
+            "延长至 {deadline}。原因：{reason}。我们会在此之前告知您处理结果。",
+        ),
+        EN: Wording(
+            "More time needed for your complaint {case_id}",
+            "Dear {customer_name}, your complaint (reference {case_id}) needs further work; "
+            "we will give you our final response by {deadline}. Why: {reason}.",
+        ),
+    },
+    # DISP 1.5.4R: a complaint resolved by the third business day: it is resolved; the
+    # complainant may be able to refer it to the Financial Ombudsman Service.
+    CustomerTemplate.SUMMARY_RESOLUTION: {
+        ZH: Wording(
+            "【投诉已解决】业务编号 {case_id}",
+            "尊敬的{customer_name}：关于您的投诉（业务编号 {case_id}），我们认为已经解决：\n"
+            "{reply}\n如您之后对解决结果仍不满意，您可能有权将投诉提交至金融申诉专员服务机构"
+            "（Financial Ombudsman Service，www.financial-ombudsman.org.uk）。",
+            {"remedies": "\n我们将为您提供以下补救措施：{remedies}"},
+        ),
+        EN: Wording(
+            "Your complaint {case_id} is resolved",
+            "Dear {customer_name}, you made a complaint to us (reference {case_id}), and we "
+            "now consider it resolved:\n{reply}\nIf you later decide you are dissatisfied "
+            "with the resolution, you may be able to refer your complaint to the Financial "
+            "Ombudsman Service (www.financial-ombudsman.org.uk).",
+            {"remedies": "\nWe will provide the following remedies: {remedies}"},
+        ),
+    },
     CustomerTemplate.CLOSED_SURVEY: {
         ZH: Wording(
             "【满意度调查】业务编号 {case_id}",

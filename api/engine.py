@@ -16,7 +16,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import CaseClosedError, CaseNotFoundError, EngineUnavailableError, temporal_errors
+from api.errors import (
+    ActionRejectedError,
+    CaseClosedError,
+    CaseNotFoundError,
+    EngineUnavailableError,
+    temporal_errors,
+)
 from api.ids import case_id_for_key, random_case_id
 from contracts.actions import Action, ActionName
 from contracts.case import CaseOpenInput, CaseState, case_workflow_id
@@ -101,6 +107,13 @@ async def open_case(
         if idempotency_key and _same_intake(state, candidate):
             return state, False
         # Someone else's case holds this reference: walk on to the next candidate.
+    if idempotency_key:
+        # Every candidate of this key holds another intake: the key was reused for one
+        # different intake after another, and no retry will find it a free reference.
+        raise ActionRejectedError(
+            f"this Idempotency-Key already opened {KEYED_ATTEMPTS} other cases; "
+            "use a new key for a new intake"
+        )
     raise EngineUnavailableError("could not find a free case reference; try again")
 
 

@@ -15,10 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import load_tokens
+from api.contract import errors, install_contract, operation_id
 from api.deps import codec_caller
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routes import actions, cases, crises, departments, health, reports
+from api.routes import actions, cases, crises, departments, health, regulatory, reports
 from api.routes.agents import router as people_router
 from api.routes.improvement import router as improvement_router
 from api.token_check import tokens_problem
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         version="1",
         summary="Bank customer-service inquiries and complaints, each a durable workflow.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     app.include_router(health.router)
@@ -58,10 +60,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(reports.router)
     app.include_router(people_router)
     app.include_router(improvement_router)
+    app.include_router(reports.feedback_router)
+    app.include_router(regulatory.router)
     # The Web UI decodes encrypted payloads here; personal data, so supervisors only.
-    app.include_router(build_codec_router(codec_caller, settings=settings))
+    app.include_router(
+        build_codec_router(codec_caller, settings=settings), responses=errors(400, 401, 403)
+    )
     add_codec_cors(app, settings)
     install_metrics(app, settings.database_url)
+    install_contract(app, settings.channels)
     return app
 
 

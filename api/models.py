@@ -21,6 +21,7 @@ from contracts.case import (
     IncidentLink,
     Name,
     Priority,
+    RegulatoryView,
     Remedy,
     Stage,
     Text,
@@ -115,6 +116,9 @@ class CasePublic(BaseModel):
     timeline: list[TimelineEvent]
     # Crisis incidents the case belongs to (R8).
     incidents: list[IncidentLink]
+    # The regulator's side of a complaint under a regulator preset (R9): profile,
+    # regime, the return's band edges, extensions granted, classification, outcome.
+    regulatory: RegulatoryView | None = None
 
     @classmethod
     def from_state(cls, state: CaseState) -> CasePublic:
@@ -125,6 +129,7 @@ class CasePublic(BaseModel):
             feedback=state.feedback,
             timeline=state.timeline,
             incidents=state.incidents,
+            regulatory=state.regulatory,
         )
 
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from holidays.holiday_base import HolidayBase
 
+from calendars.overlay import NO_OVERLAY, CalendarOverlay, apply_overlay
+
 __all__ = [
     "CalendarError",
     "UnknownCalendarError",
@@ -86,19 +88,43 @@ def holiday_calendar(
     )
 
 
-def is_working_day(day: date, calendar: str, subdivision: str | None = None) -> bool:
+@lru_cache(maxsize=64)
+def _overlaid(
+    calendar: str,
+    subdivision: str | None,
+    first_year: int,
+    last_year: int,
+    overlay: CalendarOverlay,
+) -> HolidayBase:
+    """The package's calendar with the bank's overlay applied on top (a copy)."""
+    base = holiday_calendar(calendar, subdivision, first_year, last_year)
+    return apply_overlay(base, calendar, overlay)
+
+
+def is_working_day(
+    day: date,
+    calendar: str,
+    subdivision: str | None = None,
+    overlay: CalendarOverlay = NO_OVERLAY,
+) -> bool:
     """Whether ``day`` is a working day: not a weekend or holiday, or a make-up day."""
-    return holiday_calendar(calendar, subdivision, day.year, day.year).is_working_day(day)
+    return _overlaid(calendar, subdivision, day.year, day.year, overlay).is_working_day(day)
 
 
-def nth_working_day(day: date, n: int, calendar: str, subdivision: str | None = None) -> date:
+def nth_working_day(
+    day: date,
+    n: int,
+    calendar: str,
+    subdivision: str | None = None,
+    overlay: CalendarOverlay = NO_OVERLAY,
+) -> date:
     """The ``n``-th working day after ``day``; ``day`` itself never counts."""
     if n < 1:
         raise ValueError(f"working days must be at least 1, got {n}")
     # n working days take at least n calendar days: load up to that year first.
     last_year = (day + timedelta(days=n)).year
     while True:
-        cal = holiday_calendar(calendar, subdivision, day.year, last_year)
+        cal = _overlaid(calendar, subdivision, day.year, last_year, overlay)
         result = cal.get_nth_working_day(day, n)
         # Past the loaded years the calendar knows no holidays: load more and recount.
         if result.year <= last_year:
@@ -107,7 +133,11 @@ def nth_working_day(day: date, n: int, calendar: str, subdivision: str | None = 
 
 
 def working_days_between(
-    start: date, end: date, calendar: str, subdivision: str | None = None
+    start: date,
+    end: date,
+    calendar: str,
+    subdivision: str | None = None,
+    overlay: CalendarOverlay = NO_OVERLAY,
 ) -> int:
     """Working days after ``start`` up to and including ``end``.
 
@@ -117,7 +147,7 @@ def working_days_between(
     if end <= start:
         return 0
     first = start + timedelta(days=1)
-    cal = holiday_calendar(calendar, subdivision, first.year, end.year)
+    cal = _overlaid(calendar, subdivision, first.year, end.year, overlay)
     return cal.get_working_days_count(first, end)
 
 
@@ -128,6 +158,7 @@ def working_day_deadline(
     timezone: str,
     calendar: str,
     subdivision: str | None,
+    overlay: CalendarOverlay = NO_OVERLAY,
 ) -> datetime:
     """The midnight that ends the ``working_days``-th working day after receipt.
 
@@ -139,7 +170,7 @@ def working_day_deadline(
         raise ValueError(f"start must be timezone-aware, got naive {start.isoformat()}")
     tz = zone(timezone)
     receipt_day = start.astimezone(tz).date()
-    last_day = nth_working_day(receipt_day, working_days, calendar, subdivision)
+    last_day = nth_working_day(receipt_day, working_days, calendar, subdivision, overlay)
     # fold=0: if midnight falls in a DST gap this is the instant the day begins.
     end_of_last_day = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=tz)
     return end_of_last_day.astimezone(UTC)

@@ -60,7 +60,13 @@ _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}},
-    }
+    },
+    "responses": {
+        "200": {
+            "description": "The payloads, encoded or decoded",
+            "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}},
+        }
+    },
 }
 
 
@@ -80,14 +86,18 @@ def build_codec_router(
     active = codec if codec is not None else case_payload_codec(settings or get_settings())
     router = APIRouter(prefix=CODEC_PREFIX, tags=["codec"], dependencies=[Depends(authorise)])
 
-    @router.post("/encode", openapi_extra=_OPENAPI_BODY, summary="Encrypt payloads")
+    @router.post(
+        "/encode", openapi_extra=_OPENAPI_BODY, summary="Encrypt payloads", name="encode_payloads"
+    )
     async def encode(request: Request) -> Response:
         payloads = await _read_payloads(request)
         if active is not None:
             await active.encode_wrapper(payloads)
         return _payloads_response(payloads)
 
-    @router.post("/decode", openapi_extra=_OPENAPI_BODY, summary="Decrypt payloads")
+    @router.post(
+        "/decode", openapi_extra=_OPENAPI_BODY, summary="Decrypt payloads", name="decode_payloads"
+    )
     async def decode(request: Request) -> Response:
         payloads = await _read_payloads(request)
         if active is not None:
@@ -104,8 +114,10 @@ def build_codec_router(
 async def _read_payloads(request: Request) -> Payloads:
     body = await request.body()
     try:
+        # Parse decodes the bytes as UTF-8 itself: bytes that are not are the caller's
+        # mistake as much as JSON that is not protobuf JSON.
         return json_format.Parse(body, Payloads())
-    except json_format.ParseError as exc:
+    except (json_format.ParseError, UnicodeDecodeError) as exc:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             'body must be {"payloads": [...]} in protobuf JSON form',
@@ -113,7 +125,9 @@ async def _read_payloads(request: Request) -> Payloads:
 
 
 def _payloads_response(payloads: Payloads) -> Response:
-    return Response(content=json_format.MessageToJson(payloads), media_type="application/json")
+    # Print the empty list too: the answer always has its "payloads", as its schema says.
+    text = json_format.MessageToJson(payloads, always_print_fields_with_no_presence=True)
+    return Response(content=text, media_type="application/json")
 
 
 def codec_cors_origins(settings: Settings) -> list[str]:

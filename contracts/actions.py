@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.case import Name, RemedyKind, Text
-from contracts.policy import ClockName
+from contracts.policy import ClockName, ComplaintOutcome
 
 
 class ActionName(StrEnum):
@@ -43,6 +43,7 @@ class ActionName(StrEnum):
     RESUME_CLOCK = "resume_clock"
     ESCALATE = "escalate"
     ADD_NOTE = "add_note"
+    EXTEND_REGULATOR_CLOCK = "extend_regulator_clock"
     JOIN_INCIDENT = "join_incident"
     SEND_INCIDENT_HOLDING = "send_incident_holding"
 
@@ -150,6 +151,10 @@ class DecideRemedyInput(DecideRemedyBody, Action):
 
 class SendFinalReplyBody(ActionBody):
     reply: Text
+    # The complaint's classification, one code per axis of the profile's taxonomy,
+    # and the outcome (R9): required under a regulator profile that has them.
+    classification: dict[str, Name] | None = None
+    outcome: ComplaintOutcome | None = None
 
 
 class SendFinalReplyInput(SendFinalReplyBody, Action):
@@ -223,6 +228,19 @@ class AddNoteBody(ActionBody):
 
 
 class AddNoteInput(AddNoteBody, Action):
+    pass
+
+
+class ExtendRegulatorClockBody(ActionBody):
+    """The next extension the regulator's rule allows (``complex``,
+    ``holding_reply``, ...), with the senior approver where the rule demands one."""
+
+    extension: Name
+    reason: Text
+    approved_by: Name | None = None
+
+
+class ExtendRegulatorClockInput(ExtendRegulatorClockBody, Action):
     pass
 
 

@@ -16,7 +16,16 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from contracts.case import CaseKind, ClockView, Customer, Priority, Remedy, Stage, TimelineEvent
+from contracts.case import (
+    CaseKind,
+    ClockView,
+    Customer,
+    Priority,
+    RegulatoryView,
+    Remedy,
+    Stage,
+    TimelineEvent,
+)
 from contracts.policy import ClockName, ResolvedPolicy
 
 
@@ -38,6 +47,8 @@ class ComputeDeadlineInput(BaseModel):
 
 class DeadlineResult(BaseModel):
     deadline: datetime
+    # The bank's calendar overlay counted with, if any (recorded for audit).
+    overlay_version: str | None = None
 
 
 class CaseSnapshot(BaseModel):
@@ -61,6 +72,7 @@ class CaseSnapshot(BaseModel):
     next_deadline: datetime | None
     policy_version: str | None
     clocks: dict[ClockName, ClockView]
+    regulatory: RegulatoryView | None = None
 
 
 class CaseProgressInput(BaseModel):
@@ -96,6 +108,8 @@ class CustomerTemplate(StrEnum):
     REOPENED = "reopened"
     HOLDING = "holding"
     INCIDENT_HOLDING = "incident_holding"
+    REGULATOR_EXTENSION = "regulator_extension"
+    SUMMARY_RESOLUTION = "summary_resolution"
 
 
 class CustomerNotificationInput(BaseModel):

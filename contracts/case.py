@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from contracts.policy import ClockName, ResolvedPolicy
+from contracts.policy import ClockName, ComplaintOutcome, ResolvedPolicy
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -58,6 +58,9 @@ class RemedyKind(StrEnum):
     FEE_REFUND = "fee_refund"
     DISCOUNT = "discount"
     APOLOGY = "apology"
+    # A payment made as a gesture, not as redress owed: regulators' returns count it
+    # apart (the FCA's redress paid, goodwill included).
+    GOODWILL = "goodwill"
     OTHER = "other"
 
 
@@ -154,6 +157,29 @@ class IncidentLink(BaseModel):
     holding_sent_at: datetime | None = None
 
 
+class RegulatoryBand(BaseModel):
+    """One time band of the regulator's return, as an instant fixed at intake."""
+
+    name: str
+    deadline: datetime
+
+
+class RegulatoryView(BaseModel):
+    """The regulator's side of a complaint (R9): its profile and regime, the return's
+    band edges counted at intake (so a later calendar change never moves them), the
+    extensions granted, and the classification and outcome of the final reply."""
+
+    profile: str
+    regime: str
+    bands: list[RegulatoryBand] = Field(default_factory=list)
+    extensions: list[str] = Field(default_factory=list)
+    taxonomy: str | None = None
+    taxonomy_version: str | None = None
+    classification: dict[str, str] = Field(default_factory=dict)
+    outcome: ComplaintOutcome | None = None
+    replied_at: datetime | None = None
+
+
 class CaseState(BaseModel):
     """The whole case, as the ``get_state`` query and every update return it."""
 
@@ -179,6 +205,8 @@ class CaseState(BaseModel):
     feedback: Feedback | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
     incidents: list[IncidentLink] = Field(default_factory=list)
+    # Set at intake of a complaint under a regulator profile (R9); None otherwise.
+    regulatory: RegulatoryView | None = None
     # Events of earlier runs (the case continues as new when its history grows
     # long): they are in the register, and ``timeline`` holds those that follow.
     timeline_offset: int = 0

@@ -12,8 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-QUARTER_PATTERN = re.compile(r"^(\d{4})-Q([1-4])$")
+# Years 1900-2999: a register's periods, and far from the calendar's edges (a month of
+# year 0 or 9999 has no month before or after it).
+MONTH_PATTERN = re.compile(r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])$")
+QUARTER_PATTERN = re.compile(r"^(19[0-9]{2}|2[0-9]{3})-Q([1-4])$")
 
 
 class ReportKind(StrEnum):

@@ -20,7 +20,7 @@ from api.routes.actions import route_for
 from contracts.actions import ActionName
 from contracts.case import CaseKind, ClockStatus, Priority, Stage
 from contracts.crisis import IncidentStatus, Severity
-from contracts.policy import ClockName
+from contracts.policy import PLAN_CLOCKS
 from docs_gen.common import human, run
 from policy.crisis import load_crisis_rules
 from policy.loader import load_policy_document, resolve_policy
@@ -135,7 +135,9 @@ def _clock_lengths() -> str:
     }
     header = " | ".join(f"{k.value} {p.value}" for k, p in resolved)
     rows = [f"| clock | {header} |", "|---" * (len(resolved) + 1) + "|"]
-    for name in ClockName:
+    # The plan's clocks; the regulator's (regulator_reply) come from a preset's
+    # [regulator] table (README, "Regulators").
+    for name in PLAN_CLOCKS:
         cells = []
         for policy in resolved.values():
             rule = policy.clocks[name]

@@ -65,6 +65,37 @@ FALLBACK: dict[str, str] = {
     "incident.ladder": "the roles an unacknowledged incident, or a missed status update,"
     " escalates to, in order",
     "incident.holding_pause": "the pause between two batches of holding messages",
+    # The regulator profile of a preset (policy/presets/); absent from default.toml.
+    "regulator": "a regulator profile (R9), layered under the bank's own clocks: see"
+    " `policy/presets/`; absent: the plan's clocks alone",
+    "regulator.profile": "the profile's name, as in `/v1/reports/regulatory/{profile}/...`",
+    "regulator.authority": "the regulator, as the returns name it",
+    "regulator.source": "the rule the profile comes from, with its date",
+    "regulator.regimes": "the regulator's limit for some products or categories; the last"
+    " regime (neither list) takes every other complaint",
+    "regulator.regimes.name": "the regime's name, recorded on each complaint",
+    "regulator.regimes.products": "the products this regime applies to",
+    "regulator.regimes.categories": "the categories this regime applies to",
+    "regulator.regimes.limit": "the regulator's first limit for the final response, from"
+    " receipt (the `regulator_reply` clock)",
+    "regulator.regimes.extensions": "the extensions the rule allows, in order, each granted"
+    " by `extend_regulator_clock`",
+    "regulator.regimes.extensions.name": "the extension's name, as the action names it",
+    "regulator.regimes.extensions.limit": "the new limit, counted from receipt",
+    "regulator.regimes.extensions.needs_approval": "whether a senior approver other than the"
+    " requester must be named",
+    "regulator.regimes.extensions.notify_customer": "whether the customer is told the new date",
+    "regulator.regimes.extensions.source": "the rule's clause for this extension",
+    "regulator.regimes.source": "the rule's clause for this limit",
+    "regulator.bands": "the periodic return's time bands, in order (a complaint closed"
+    " after the last is `later`)",
+    "regulator.bands.name": "the band's name in the return",
+    "regulator.bands.within": "closed within this time of receipt",
+    "regulator.summary_resolution_band": "a final reply sent within this band is a summary"
+    " resolution communication (DISP 1.5.4R), not a final response",
+    "regulator.periods": "the periods the return covers (month, quarter, half_year)",
+    "regulator.taxonomy": "the complaint taxonomy (`policy/taxonomies/<id>.toml`, or"
+    " `taxonomies/<id>.toml` beside the policy file) every final reply is classified by",
 }
 _ENV_NAME = re.compile(r"[\"']((?:CASE|TEMPORAL)_[A-Z0-9_]+)[\"']")
 

@@ -35,7 +35,18 @@ from pydantic_core import ErrorDetails
 
 from calendars import CalendarError, check_calendar, zone
 from contracts.case import CaseKind, Priority
-from contracts.policy import ClockName, ClockRule, ResolvedPolicy
+from contracts.policy import (
+    PLAN_CLOCKS,
+    ClockName,
+    ClockRule,
+    RegulatorExtension,
+    RegulatorRegime,
+    RegulatorRules,
+    ReportingPeriod,
+    ResolvedPolicy,
+    TimeBand,
+)
+from policy.taxonomies import TaxonomyError, load_taxonomy
 
 __all__ = [
     "PolicyDocument",
@@ -43,7 +54,9 @@ __all__ = [
     "PolicyOverride",
     "PolicyRules",
     "load_policy_document",
+    "load_policy_preset",
     "parse_iso_duration",
+    "policy_presets",
     "resolve_policy",
 ]
 
@@ -154,12 +167,76 @@ class ClockTable(_Table):
 
     def rules(self) -> dict[ClockName, ClockRule]:
         """The clocks this table sets."""
-        return {name: rule for name in ClockName if (rule := getattr(self, name.value)) is not None}
+        return {
+            name: rule for name in PLAN_CLOCKS if (rule := getattr(self, name.value)) is not None
+        }
 
 
 class EscalationTable(_Table):
     ladder: Annotated[list[Rung], Field(min_length=1)] | None = None
     interval: Annotated[IsoDuration, AfterValidator(_positive)] | None = None
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,39}$")]
+Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class ExtensionTable(_Table):
+    """``[[regulator.regimes.extensions]]``: the next limit, counted from receipt."""
+
+    name: Slug
+    limit: Clock
+    needs_approval: bool = False
+    notify_customer: bool = True
+    source: Source
+
+
+class RegimeTable(_Table):
+    """``[[regulator.regimes]]``: a limit for some products or categories (neither
+    list: every complaint an earlier regime did not take)."""
+
+    name: Slug
+    products: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    limit: Clock
+    extensions: list[ExtensionTable] = Field(default_factory=list)
+    source: Source
+
+
+class BandTable(_Table):
+    """``[[regulator.bands]]``: a band of the return, closed within ``within``."""
+
+    name: Slug
+    within: Clock
+
+
+class RegulatorTable(_Table):
+    """``[regulator]``: the regulator profile layered under the bank's own clocks."""
+
+    profile: Slug
+    authority: Source
+    source: Source
+    regimes: Annotated[list[RegimeTable], Field(min_length=1)]
+    bands: list[BandTable] = Field(default_factory=list)
+    periods: Annotated[list[ReportingPeriod], Field(min_length=1)]
+    taxonomy: str | None = None
+    summary_resolution_band: Slug | None = None
+
+    @model_validator(mode="after")
+    def _default_regime_last(self) -> RegulatorTable:
+        catch_all = [i for i, r in enumerate(self.regimes) if not r.products and not r.categories]
+        if not catch_all or catch_all[0] != len(self.regimes) - 1:
+            raise ValueError(
+                "regimes: the last regime (and only the last) must have neither products"
+                " nor categories, so every complaint has a regulator's limit"
+            )
+        names = [r.name for r in self.regimes] + [b.name for b in self.bands]
+        if len(set(names)) != len(names):
+            raise ValueError("regimes and bands need distinct names")
+        band = self.summary_resolution_band
+        if band is not None and band not in {b.name for b in self.bands}:
+            raise ValueError(f"summary_resolution_band: {band!r} is not one of the bands")
+        return self
 
 
 class PolicyOverride(_Table):
@@ -197,10 +274,12 @@ class PolicyRules(_Table):
     # Events one run of a case may reach before it continues as new (optional).
     history_budget: Annotated[int, Field(ge=200, le=40_000)] = 10_000
     overrides: list[PolicyOverride] = Field(default_factory=list)
+    # A regulator profile (policy/presets/): its clocks run beside the bank's own.
+    regulator: RegulatorTable | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyRules:
-        missing = [name.value for name in ClockName if name not in self.clocks.rules()]
+        missing = [name.value for name in PLAN_CLOCKS if name not in self.clocks.rules()]
         if missing:
             raise ValueError(f"clocks: missing {', '.join(missing)}")
         if self.escalation.ladder is None or self.escalation.interval is None:
@@ -216,6 +295,7 @@ class PolicyDocument(BaseModel):
     version: str
     source: str
     rules: PolicyRules
+    regulator: RegulatorRules | None = None
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -236,10 +316,28 @@ def load_policy_document(path: Path | None) -> PolicyDocument:
     return _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+@lru_cache(maxsize=16)
+def load_policy_preset(name: str) -> PolicyDocument:
+    """A built-in preset, ``policy/presets/<name>.toml`` (what the configuration check
+    and the tests load; a bank points ``CASE_POLICY_FILE`` at the file itself)."""
+    entry = resources.files("policy").joinpath("presets", f"{name}.toml")
+    if not entry.is_file():
+        raise PolicyError(f"no policy preset {name!r} (known: {', '.join(policy_presets())})")
+    return _parse(entry.read_bytes(), f"policy preset {name}.toml", None)
+
+
+def policy_presets() -> list[str]:
+    """The names of the built-in regulator presets."""
+    folder = resources.files("policy").joinpath("presets")
+    return sorted(
+        e.name.removesuffix(".toml") for e in folder.iterdir() if e.name.endswith(".toml")
+    )
+
+
 @lru_cache(maxsize=1)
 def _load_built_in() -> PolicyDocument:
     content = resources.files("policy").joinpath("default.toml").read_bytes()
-    return _parse(content, BUILT_IN)
+    return _parse(content, BUILT_IN, None)
 
 
 @lru_cache(maxsize=16)
@@ -248,10 +346,10 @@ def _load_file(path: str, mtime_ns: int, size: int) -> PolicyDocument:
         content = Path(path).read_bytes()
     except OSError as err:
         raise PolicyError(f"policy file {path}: cannot be read: {err.strerror}") from err
-    return _parse(content, f"policy file {path}")
+    return _parse(content, f"policy file {path}", Path(path).parent / "taxonomies")
 
 
-def _parse(content: bytes, source: str) -> PolicyDocument:
+def _parse(content: bytes, source: str, taxonomies: Path | None) -> PolicyDocument:
     try:
         data = tomllib.loads(content.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -263,11 +361,62 @@ def _parse(content: bytes, source: str) -> PolicyDocument:
     except ValidationError as err:
         problems = "; ".join(_describe(e) for e in err.errors())
         raise PolicyError(f"{source}: {problems}") from err
+    regulator = _regulator(rules.regulator, source, taxonomies)
+    hashed = (
+        data if regulator is None else {**data, "_regulator": regulator.model_dump(mode="json")}
+    )
     doc = PolicyDocument(
-        version=f"{rules.version}+{_content_hash(data)}", source=source, rules=rules
+        version=f"{rules.version}+{_content_hash(hashed)}",
+        source=source,
+        rules=rules,
+        regulator=regulator,
     )
     _check_every_case(doc)
     return doc
+
+
+def _regulator(
+    table: RegulatorTable | None, source: str, taxonomies: Path | None
+) -> RegulatorRules | None:
+    """The ``[regulator]`` table as the cases carry it, its taxonomy's codes included
+    (a taxonomy that cannot be used is refused here, naming ``regulator.taxonomy``)."""
+    if table is None:
+        return None
+    codes = None
+    if table.taxonomy is not None:
+        try:
+            found = load_taxonomy(table.taxonomy, [taxonomies] if taxonomies else [])
+        except TaxonomyError as err:
+            raise PolicyError(f"{source}: regulator.taxonomy: {err}") from err
+        codes = found.codes()
+    return RegulatorRules(
+        profile=table.profile,
+        authority=table.authority,
+        regimes=[
+            RegulatorRegime(
+                name=r.name,
+                products=r.products,
+                categories=r.categories,
+                limit=r.limit,
+                source=r.source,
+                extensions=[
+                    RegulatorExtension(
+                        name=e.name,
+                        limit=e.limit,
+                        needs_approval=e.needs_approval,
+                        notify_customer=e.notify_customer,
+                        source=e.source,
+                    )
+                    for e in r.extensions
+                ],
+            )
+            for r in table.regimes
+        ],
+        bands=[TimeBand(name=b.name, within=b.within) for b in table.bands],
+        periods=table.periods,
+        taxonomy=codes,
+        summary_resolution_band=table.summary_resolution_band,
+    )
 
 
 def _content_hash(data: dict[str, Any]) -> str:
@@ -368,6 +517,7 @@ def _merge(
             "escalation_interval": interval,
             "history_budget": rules.history_budget,
             "departments": list(departments),
+            "regulator": doc.regulator,
         }
     )
     return resolved, applied

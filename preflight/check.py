@@ -20,9 +20,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from calendars import OverlayError, load_overlay
 from codec.keys import CodecKeyError, parse_codec_keys
-from policy.loader import PolicyError, load_policy_document
+from policy.loader import PolicyError, load_policy_document, load_policy_preset, policy_presets
 from policy.reports import report_rules
+from policy.taxonomies import TaxonomyError, built_in_taxonomies, load_taxonomy, load_taxonomy_file
 from settings.app import Settings
 from settings.departments import DepartmentsError, load_departments
 
@@ -55,6 +57,8 @@ def configuration_problems(settings: Settings, *, tokens: TokensCheck | None = N
         problem
         for problem in (
             _policy(settings.policy_file),
+            *_regulatory_files(settings.policy_file),
+            _overlay(settings.calendar_overlay_file),
             _departments(settings.departments_file),
             _codec_keys(settings.codec_keys),
             _reports(settings.reports_file),
@@ -76,6 +80,39 @@ def _policy(path: Path | None) -> str | None:
         load_policy_document(path)
     except PolicyError as err:
         return f"CASE_POLICY_FILE: {err}"
+    return None
+
+
+def _regulatory_files(policy_file: Path | None) -> list[str | None]:
+    """The regulator presets and taxonomies shipped with the engine, and the bank's own
+    taxonomies beside its policy file (``<policy dir>/taxonomies/*.toml``): a broken
+    one is refused at start, not when a complaint is classified."""
+    problems: list[str | None] = []
+    for name in policy_presets():
+        try:
+            load_policy_preset(name)
+        except PolicyError as err:
+            problems.append(f"policy preset {name}: {err}")
+    for taxonomy in built_in_taxonomies():
+        try:
+            load_taxonomy(taxonomy)
+        except TaxonomyError as err:
+            problems.append(f"taxonomy {taxonomy}: {err}")
+    if policy_file is not None:
+        folder = policy_file.parent / "taxonomies"
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            try:
+                load_taxonomy_file(path)
+            except TaxonomyError as err:
+                problems.append(f"CASE_POLICY_FILE's taxonomies: {err}")
+    return problems
+
+
+def _overlay(path: Path | None) -> str | None:
+    try:
+        load_overlay(path)
+    except OverlayError as err:
+        return f"CASE_CALENDAR_OVERLAY_FILE: {err}"
     return None
 
 

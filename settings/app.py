@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         alias="CASE_CRISIS_FILE",
         description="crisis rules and incident clocks (unset: the built-in `policy/crisis.toml`)",
     )
+    calendar_overlay_file: Path | None = Field(
+        default=None,
+        alias="CASE_CALENDAR_OVERLAY_FILE",
+        description="the bank's extra holidays and make-up working days, each with its source"
+        " (unset: the `holidays` package alone)",
+    )
     api_tokens_file: Path | None = Field(
         default=None,
         alias="CASE_API_TOKENS_FILE",

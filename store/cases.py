@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
+from store.case_regulatory import replace_case_regulatory
 from store.idempotent import ROWCOUNT, insert_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
@@ -98,6 +99,7 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
     if applied:
         replace_case_clocks(session, case_id=snapshot.case_id, clocks=snapshot.clocks.values())
+        replace_case_regulatory(session, case_id=snapshot.case_id, regulatory=snapshot.regulatory)
     return applied
 
 
@@ -248,7 +250,8 @@ def department_open_cases(
 
 
 def to_snapshot(row: CaseRow) -> CaseSnapshot:
-    """The register row as the typed snapshot the workflow wrote."""
+    """The register row as the typed snapshot the workflow wrote (its regulatory side
+    is in the regulatory tables, ``store.case_regulatory``, not on the row)."""
     return CaseSnapshot.model_validate(
-        {name: getattr(row, name) for name in CaseSnapshot.model_fields}
+        {name: getattr(row, name) for name in CaseSnapshot.model_fields if name != "regulatory"}
     )

@@ -79,6 +79,7 @@ CLOCK_LABELS: dict[str, tuple[str, str]] = {
     "customer_update": ("customer updates", "客户进展告知"),
     "investigation": ("investigations", "投诉调查"),
     "final_reply": ("final replies", "最终答复"),
+    "regulator_reply": ("replies within the regulator's limit", "监管时限内答复"),
 }
 
 

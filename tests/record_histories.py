@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from contracts.actions import (
     DecideRemedyInput,
     EscalateInput,
     ExtendClockInput,
+    ExtendRegulatorClockInput,
     PauseClockInput,
     ProposeRemedyInput,
     RecordDepartmentPlanInput,
@@ -67,7 +69,7 @@ from contracts.actions import (
     UpdateCustomerInput,
 )
 from contracts.case import CaseKind, CaseOpenInput, CaseState, RemedyKind, Stage, case_workflow_id
-from contracts.policy import ClockName
+from contracts.policy import ClockName, ComplaintOutcome
 from contracts.search_attributes import CASE_SEARCH_ATTRIBUTES
 from tests.case_harness import EffectLog, case_worker, execute_action, intake
 from tests.conftest import binary
@@ -317,6 +319,83 @@ async def rejected_signals(case: Case) -> None:
     expect(state.stage is Stage.CLOSED and state.feedback is not None, "closed")
 
 
+async def complaint_regulator(case: Case) -> None:
+    """R9 under the NFRA preset: the regulator's clock beside the bank's, its two
+    extensions (the second with a senior approver), the final reply with its JR/T
+    0169-2018 classification and outcome, close."""
+    state = await case.state()
+    expect(ClockName.REGULATOR_REPLY in state.clocks, "the regulator's clock runs")
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei"))
+    await case.act(
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="Fee waiver not applied."),
+    )
+    await case.act(
+        ActionName.EXTEND_REGULATOR_CLOCK,
+        ExtendRegulatorClockInput(
+            actor="wang.fang", extension="complex", reason="Card scheme records requested"
+        ),
+    )
+    state = await case.act(
+        ActionName.EXTEND_REGULATOR_CLOCK,
+        ExtendRegulatorClockInput(
+            actor="wang.fang",
+            extension="especially_complex",
+            reason="Scheme arbitration",
+            approved_by="chen.jie",
+        ),
+    )
+    expect(state.regulatory is not None and len(state.regulatory.extensions) == 2, "extended")
+    await case.act(
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(
+            actor="zhang.wei",
+            reply="The fee has been refunded.",
+            outcome=ComplaintOutcome.UPHELD,
+            classification={"channel": "A10303", "business_type": "B3", "reason": "C08"},
+        ),
+    )
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
+
+
+async def complaint_regulator_fca(case: Case) -> None:
+    """R9 under the FCA preset: a payment-services complaint, so the regulator's limit
+    and the return's band edges are counted in business days at intake; the holding
+    reply (35 business days, counted by the activity); the final reply with its
+    product grouping, cause and outcome; close."""
+    state = await case.state()
+    expect(
+        state.regulatory is not None and state.regulatory.regime == "payment_services",
+        "the payment-services regime",
+    )
+    await case.act(ActionName.ACKNOWLEDGE, AcknowledgeInput(actor="li.na"))
+    await case.act(ActionName.ASSIGN_OWNER, AssignOwnerInput(actor="wang.fang", owner="zhang.wei"))
+    await case.act(
+        ActionName.RECORD_INVESTIGATION,
+        RecordInvestigationInput(actor="zhang.wei", findings="Duplicate debit.", upheld=True),
+    )
+    state = await case.act(
+        ActionName.EXTEND_REGULATOR_CLOCK,
+        ExtendRegulatorClockInput(
+            actor="wang.fang", extension="holding_reply", reason="Waiting for the card scheme"
+        ),
+    )
+    expect(
+        state.regulatory is not None and state.regulatory.extensions == ["holding_reply"], "held"
+    )
+    await case.act(
+        ActionName.SEND_FINAL_REPLY,
+        SendFinalReplyInput(
+            actor="zhang.wei",
+            reply="The duplicate debit has been refunded.",
+            outcome=ComplaintOutcome.UPHELD,
+            classification={"product_group": "payment_services", "cause": "terms_charges"},
+        ),
+    )
+    await case.act(ActionName.CLOSE, CloseInput(actor="zhang.wei"))
+
+
 Scenario = Callable[[Case], Awaitable[None]]
 
 
@@ -327,6 +406,10 @@ class Recording:
     scenario: Scenario
     kind: CaseKind
     covers: frozenset[str]
+    # A built-in regulator preset (policy/presets/) instead of default.toml.
+    preset: str | None = None
+    # The product complained about, when the scenario needs another than intake()'s.
+    product: str | None = None
 
 
 SCENARIOS: dict[str, Recording] = {
@@ -381,6 +464,19 @@ SCENARIOS: dict[str, Recording] = {
     "rejected_signals": Recording(
         rejected_signals, CaseKind.INQUIRY, frozenset({"signal_rejected", "answered"})
     ),
+    "complaint_regulator": Recording(
+        complaint_regulator,
+        CaseKind.COMPLAINT,
+        frozenset({"regulator_clock_extended", "final_reply_sent", "closed"}),
+        preset="cn-nfra",
+    ),
+    "complaint_regulator_fca": Recording(
+        complaint_regulator_fca,
+        CaseKind.COMPLAINT,
+        frozenset({"regulator_clock_extended", "final_reply_sent", "closed"}),
+        preset="uk-fca",
+        product="debit_card",
+    ),
 }
 
 
@@ -432,9 +528,27 @@ def history_path(out: Path, name: str, tag: str | None) -> Path:
 async def record(env: WorkflowEnvironment, name: str, out: Path, tag: str | None) -> Path:
     recording = SCENARIOS[name]
     log = EffectLog()
+    preset = None
+    if recording.preset is not None:
+        preset = str(resources.files("policy").joinpath("presets", f"{recording.preset}.toml"))
+    with environment(CASE_POLICY_FILE=preset):
+        return await _record(env, name, out, tag, recording, log)
+
+
+async def _record(
+    env: WorkflowEnvironment,
+    name: str,
+    out: Path,
+    tag: str | None,
+    recording: Recording,
+    log: EffectLog,
+) -> Path:
     async with case_worker(env.client, TASK_QUEUE, log):
         case_id = f"REPLAY-{name.upper().replace('_', '-')}"
-        handle = await open_as_the_api_does(env.client, intake(case_id, recording.kind))
+        opening = intake(case_id, recording.kind)
+        if recording.product is not None:
+            opening = opening.model_copy(update={"product": recording.product})
+        handle = await open_as_the_api_does(env.client, opening)
         case = Case(env, handle)
         await recording.scenario(case)
         await case.sleep(UNTIL_FINISHED)

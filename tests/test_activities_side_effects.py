@@ -641,6 +641,7 @@ SAMPLE_PARAMS = {
     "message": "退款已提交。",
     "reply": "投诉成立。",
     "remedies": "退还年费 (200.00 CNY)",
+    "reason": "需调取卡组织交易记录",
 }
 
 

@@ -107,7 +107,7 @@ def test_migrated_schema_matches_the_table_models(database_url: str) -> None:
 
 def test_upgrade_twice_changes_nothing(database_url: str) -> None:
     upgrade_to_head(database_url)
-    assert current_revision(database_url) == head_revision() == "0004"
+    assert current_revision(database_url) == head_revision() == "0005"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -32,6 +32,7 @@ SAMPLES: dict[ActionName, dict[str, Any]] = {
     ActionName.ANSWER: {"answer": "Your card is active."},
     ActionName.UPDATE_CUSTOMER: {"message": "The fee has been reversed."},
     ActionName.ADD_NOTE: {"note": "called the customer"},
+    ActionName.EXTEND_REGULATOR_CLOCK: {"extension": "complex", "reason": "records requested"},
     ActionName.TRANSFER: {"department": "cards", "reason": "fee reversal"},
     ActionName.RECORD_DEPARTMENT_PLAN: {"plan": "reverse the fee", "department": "cards"},
     ActionName.RECORD_DEPARTMENT_RESULT: {"result": "fee reversed", "department": "cards"},

@@ -30,8 +30,14 @@ with workflow.unsafe.imports_passed_through():
         DeadlineResult,
         ResolvePolicyInput,
     )
-    from contracts.case import CaseOpenInput, CaseState, IntakeReceipt
-    from contracts.policy import ResolvedPolicy
+    from contracts.case import (
+        CaseKind,
+        CaseOpenInput,
+        CaseState,
+        IntakeReceipt,
+        RegulatoryBand,
+    )
+    from contracts.policy import ClockRule, RegulatorRules, ResolvedPolicy
     from workflows import visibility
     from workflows.case_file import CaseFile, RejectionError
     from workflows.effects import (
@@ -61,6 +67,7 @@ CONTINUE_AS_NEW = "case-continue-as-new"
 BACKOFF_WAITS = "case-backoff-waits"
 SIGNALS_LIMITED = "case-signals-for-handlers-only"
 SIGNALS_IN_ORDER = "case-signals-in-order"
+REGULATOR_CLOCKS = "case-regulator-clocks"
 # A run continues as new once its history reaches this share of the policy's budget.
 RENEW_AT = 0.8
 # Keyed answers carried across runs: enough for any client's retry window.
@@ -201,10 +208,46 @@ class CaseWorkflow:
                     functools.partial(self._count_working_days, start, days, policy),
                 )
             self._case.start_clock(name, now=start, deadline=deadline)
+        regulator = policy.regulator
+        # Guarded, and only asked under a regulator profile: cases under the plan alone
+        # (every stored history) issue the same commands as before.
+        if (
+            regulator is not None
+            and self._case.kind is CaseKind.COMPLAINT
+            and workflow.patched(REGULATOR_CLOCKS)
+        ):
+            await self._start_regulator(regulator, start, policy)
         self._case.complete_intake(now=workflow.now())
         fire_due(self._case, now=workflow.now())
         self._intake_done = True
         self._after_change()
+
+    async def _start_regulator(
+        self, regulator: RegulatorRules, start: datetime, policy: ResolvedPolicy
+    ) -> None:
+        """The regulator's clock beside the bank's own (R9), and the return's band
+        edges, all counted now: a later calendar overlay never moves them."""
+        state = self._case.state
+        regime = regulator.regime_for(state.product, state.category)
+        limit = await self._deadline_of(regime.limit, start, policy)
+        bands = [
+            RegulatoryBand(
+                name=band.name, deadline=await self._deadline_of(band.within, start, policy)
+            )
+            for band in regulator.bands
+        ]
+        self._case.start_regulator(regulator, regime, bands, now=start, deadline=limit)
+
+    async def _deadline_of(
+        self, rule: ClockRule, start: datetime, policy: ResolvedPolicy
+    ) -> datetime:
+        if rule.duration is not None:
+            return start + rule.duration
+        assert rule.working_days is not None
+        return await self._patiently(
+            "working days not counted",
+            functools.partial(self._count_working_days, start, rule.working_days, policy),
+        )
 
     async def _patiently(self, problem: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Retry an intake step every minute until it succeeds.

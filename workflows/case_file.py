@@ -20,11 +20,13 @@ from contracts.case import (
     CaseState,
     ClockStatus,
     ClockView,
+    RegulatoryBand,
+    RegulatoryView,
     Remedy,
     Stage,
     TimelineEvent,
 )
-from contracts.policy import ClockName, ResolvedPolicy
+from contracts.policy import ClockName, RegulatorRegime, RegulatorRules, ResolvedPolicy
 from workflows import clocks
 from workflows.effects import Effect, NotifyCustomer
 
@@ -172,6 +174,37 @@ class CaseFile:
             name, now=now, deadline=deadline, share=self.resolved_policy().warning_share
         )
 
+    def start_regulator(
+        self,
+        regulator: RegulatorRules,
+        regime: RegulatorRegime,
+        bands: list[RegulatoryBand],
+        *,
+        now: datetime,
+        deadline: datetime,
+    ) -> None:
+        """The regulator's limit as a clock of its own, beside the bank's (R9)."""
+        taxonomy = regulator.taxonomy
+        self.state.regulatory = RegulatoryView(
+            profile=regulator.profile,
+            regime=regime.name,
+            bands=bands,
+            taxonomy=taxonomy.taxonomy if taxonomy else None,
+            taxonomy_version=taxonomy.version if taxonomy else None,
+        )
+        self.start_clock(ClockName.REGULATOR_REPLY, now=now, deadline=deadline)
+
+    def regulator_regime(self) -> tuple[RegulatorRules, RegulatorRegime]:
+        """The case's regulator profile and regime; refused on a case without one."""
+        regulatory = self.state.regulatory
+        regulator = self.resolved_policy().regulator
+        if regulatory is None or regulator is None:
+            raise reject("this case runs under no regulator profile")
+        for regime in regulator.regimes:
+            if regime.name == regulatory.regime:
+                return regulator, regime
+        raise reject(f"regime {regulatory.regime!r} is not in the case's profile")
+
     def meet(self, name: ClockName, *, now: datetime) -> None:
         clock = self.state.clocks.get(name)
         if clock is not None and clocks.meet(clock, now=now):
@@ -283,6 +316,7 @@ class CaseFile:
             next_deadline=self.next_deadline(),
             policy_version=s.policy_version,
             clocks=dict(s.clocks),
+            regulatory=s.regulatory,
         )
 
     # --- the end of a case ---------------------------------------------------------

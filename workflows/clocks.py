@@ -25,6 +25,7 @@ LABELS: dict[ClockName, str] = {
     ClockName.INVESTIGATION: "Investigation",
     ClockName.FINAL_REPLY: "Final-reply",
     ClockName.SURVEY: "Survey",
+    ClockName.REGULATOR_REPLY: "Regulator-reply",
 }
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from api import engine
 from api.auth import Principal, Role
+from api.contract import CASE_ACTION
 from api.deps import (
     ClientDep,
     DepartmentActor,
@@ -34,7 +35,7 @@ from contracts.actions import ActionName
 from contracts.policy import ClockName
 from workflows.rules import ACTIONS, AnyRule
 
-router = APIRouter(prefix="/v1/cases/{case_id}", tags=["actions"])
+router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"], responses=CASE_ACTION)
 
 ClockInPath = Annotated[ClockName, Path(description="The clock's name")]
 RemedyIdInPath = Annotated[str, Path(min_length=1, max_length=100)]
@@ -62,6 +63,9 @@ class ActionRoute:
     # case another department holds (403), in the same step that applies the action,
     # so a transfer can never slip in between a check and the update.
     acting_department: bool = False
+    # The operation ID when the action's name is a bare verb that other resources share
+    # (``close`` -> ``close_case``); otherwise the action's name.
+    operation: str | None = None
 
 
 _CLOCK = PathField("name", "clock", ClockInPath)
@@ -77,14 +81,21 @@ def route_for(name: ActionName) -> ActionRoute | None:
                 Handler,
                 "First response to the customer (R3.2): stops the 5-minute clock.",
                 optional_body=True,
+                operation="acknowledge_case",
             )
         case ActionName.ANSWER:
             return ActionRoute(
-                "answer", Handler, "A simple question answered at once; the case resolves (R3.3)."
+                "answer",
+                Handler,
+                "A simple question answered at once; the case resolves (R3.3).",
+                operation="answer_case",
             )
         case ActionName.TRANSFER:
             return ActionRoute(
-                "transfer", Handler, "Hand a complex question to the responsible department (R3.4)."
+                "transfer",
+                Handler,
+                "Hand a complex question to the responsible department (R3.4).",
+                operation="transfer_case",
             )
         case ActionName.RECORD_DEPARTMENT_PLAN:
             return ActionRoute(
@@ -135,10 +146,14 @@ def route_for(name: ActionName) -> ActionRoute | None:
                 Handler,
                 "Close the case; the satisfaction survey follows (R6.1).",
                 optional_body=True,
+                operation="close_case",
             )
         case ActionName.REOPEN:
             return ActionRoute(
-                "reopen", Handler, "Reopen a closed case within the policy's reopen window."
+                "reopen",
+                Handler,
+                "Reopen a closed case within the policy's reopen window.",
+                operation="reopen_case",
             )
         case ActionName.RECORD_FEEDBACK:
             return ActionRoute(
@@ -170,10 +185,20 @@ def route_for(name: ActionName) -> ActionRoute | None:
             )
         case ActionName.ESCALATE:
             return ActionRoute(
-                "escalate", Supervisor, "Raise the case one rung up the escalation ladder by hand."
+                "escalate",
+                Supervisor,
+                "Raise the case one rung up the escalation ladder by hand.",
+                operation="escalate_case",
             )
         case ActionName.ADD_NOTE:
             return ActionRoute("notes", Handler, "A note on the case's timeline.")
+        case ActionName.EXTEND_REGULATOR_CLOCK:
+            return ActionRoute(
+                "regulator-clock/extend",
+                Supervisor,
+                "The regulator's next extension (R9), with the approver and the customer's"
+                " notice its rule demands.",
+            )
         case ActionName.JOIN_INCIDENT | ActionName.SEND_INCIDENT_HOLDING:
             return None  # the incident's own actions: /v1/crises
         case _:
@@ -232,7 +257,7 @@ def _endpoint(rule: AnyRule, route: ActionRoute) -> Any:
         inspect.Parameter("key", keyword, annotation=IdempotencyKey, default=None),
     ]
     endpoint.__signature__ = inspect.Signature(parameters, return_annotation=CasePublic)  # type: ignore[attr-defined]
-    endpoint.__name__ = rule.name.value
+    endpoint.__name__ = route.operation or rule.name.value
     endpoint.__doc__ = route.summary
     return endpoint
 
@@ -246,6 +271,5 @@ for _rule in ACTIONS.values():
         _endpoint(_rule, _route),
         methods=["POST"],
         response_model=CasePublic,
-        operation_id=_rule.name.value,
-        name=_rule.name.value,
+        name=_route.operation or _rule.name.value,
     )

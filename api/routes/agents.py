@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.auth import Role
+from api.contract import errors
 from api.deps import ClientDep, DepartmentActor, Handler, SessionDep, SettingsDep, Supervisor
 from api.routes.improvement import ActionCreate, link_training, start_action
 from contracts.case import Name, Text
@@ -43,7 +44,8 @@ from store.people import (
 )
 from store.people_models import AgentFigures, SuggestionLine
 
-router = APIRouter(tags=["people"])
+# Three resources, each its own tag: agents, trainings, suggestions.
+router = APIRouter()
 
 Label = Annotated[str, Field(min_length=1, max_length=120)]
 
@@ -109,7 +111,13 @@ def _rules(settings: SettingsDep) -> ReportRules:
     return report_rules(settings.reports_file)
 
 
-@router.get("/v1/agents/{user}/assessment", response_model=Assessment)
+@router.get(
+    "/v1/agents/{user}/assessment",
+    response_model=Assessment,
+    tags=["agents"],
+    responses=errors(401, 403, 404, 422),
+    name="read_agent_assessment",
+)
 def read_assessment(
     user: Annotated[str, Path(min_length=1, max_length=120)],
     session: SessionDep,
@@ -147,7 +155,14 @@ def read_assessment(
     )
 
 
-@router.post("/v1/trainings", response_model=TrainingPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/v1/trainings",
+    response_model=TrainingPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["trainings"],
+    responses=errors(400, 401, 403, 422),
+    name="record_training",
+)
 async def record_training(
     body: TrainingBody, user: Supervisor, client: ClientDep, settings: SettingsDep
 ) -> TrainingPublic:
@@ -190,7 +205,13 @@ async def record_training(
     return TrainingPublic(**training.__dict__)
 
 
-@router.get("/v1/trainings", response_model=list[TrainingPublic])
+@router.get(
+    "/v1/trainings",
+    response_model=list[TrainingPublic],
+    tags=["trainings"],
+    responses=errors(401, 403, 422),
+    name="list_trainings",
+)
 def list_trainings(
     session: SessionDep,
     _user: Supervisor,
@@ -214,7 +235,14 @@ def list_trainings(
     ]
 
 
-@router.post("/v1/suggestions", response_model=SuggestionLine, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/v1/suggestions",
+    response_model=SuggestionLine,
+    status_code=status.HTTP_201_CREATED,
+    tags=["suggestions"],
+    responses=errors(400, 401, 403, 422),
+    name="make_suggestion",
+)
 def make_suggestion(
     body: SuggestionBody, user: DepartmentActor, settings: SettingsDep
 ) -> SuggestionLine:
@@ -238,7 +266,13 @@ def make_suggestion(
     return line
 
 
-@router.get("/v1/suggestions", response_model=list[SuggestionLine])
+@router.get(
+    "/v1/suggestions",
+    response_model=list[SuggestionLine],
+    tags=["suggestions"],
+    responses=errors(401, 403, 422),
+    name="list_suggestions",
+)
 def read_suggestions(
     session: SessionDep,
     _user: Supervisor,
@@ -264,7 +298,13 @@ def _open_suggestion(settings: SettingsDep, suggestion_id: str) -> SuggestionLin
     return found
 
 
-@router.post("/v1/suggestions/{suggestion_id}/accept", response_model=Accepted)
+@router.post(
+    "/v1/suggestions/{suggestion_id}/accept",
+    response_model=Accepted,
+    tags=["suggestions"],
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+    name="accept_suggestion",
+)
 async def accept_suggestion(
     suggestion_id: SuggestionId,
     body: AcceptBody,
@@ -297,7 +337,13 @@ async def accept_suggestion(
     return Accepted(suggestion=line, action=action)
 
 
-@router.post("/v1/suggestions/{suggestion_id}/decline", response_model=SuggestionLine)
+@router.post(
+    "/v1/suggestions/{suggestion_id}/decline",
+    response_model=SuggestionLine,
+    tags=["suggestions"],
+    responses=errors(400, 401, 403, 404, 409, 422),
+    name="decline_suggestion",
+)
 def decline_suggestion(
     suggestion_id: SuggestionId, body: DeclineBody, user: Supervisor, settings: SettingsDep
 ) -> SuggestionLine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -13,6 +14,7 @@ from temporalio.service import RPCError
 
 from api import engine
 from api.auth import Role
+from api.contract import OPEN_CASE, READ_CASE, REGISTER
 from api.deps import (
     ClientDep,
     IdempotencyKey,
@@ -32,10 +34,11 @@ from api.models import (
     StuckCase,
     StuckCaseList,
 )
-from api.routes.common import CaseId, build
+from api.routes.common import CaseId, QueryDateTime, build
 from api.stuck_queries import Stuck, render
 from contracts.case import CaseKind, CaseOpenInput, Priority, Stage, TimelineEvent
 from contracts.search_attributes import CASE_STAGE
+from policy.reports import policy_timezone
 from store.cases import list_cases, timeline_upto
 from store.db import session_scope
 
@@ -57,8 +60,9 @@ class CaseFilter(BaseModel):
     priority: Priority | None = None
     customer_id: str | None = None
     breached: bool | None = None
-    opened_from: datetime | None = None
-    opened_to: datetime | None = None
+    # A date or time without an offset is the bank's local time (the policy's zone).
+    opened_from: QueryDateTime | None = None
+    opened_to: QueryDateTime | None = None
     open_only: bool = False
     stuck: Stuck | None = Field(
         default=None,
@@ -88,7 +92,11 @@ _REGISTER_ONLY = (
     "",
     response_model=CasePublic,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": CasePublic, "description": "A retry: the case this key opened"}},
+    responses={
+        200: {"model": CasePublic, "description": "A retry: the case this key opened"},
+        **OPEN_CASE,
+    },
+    name="open_case",
 )
 async def open_case(
     body: CaseCreate,
@@ -127,7 +135,7 @@ def _earlier_events(database_url: str, case_id: str, upto_seq: int) -> list[Time
         return timeline_upto(session, case_id=case_id, upto_seq=upto_seq)
 
 
-@router.get("/{case_id}", response_model=CasePublic)
+@router.get("/{case_id}", response_model=CasePublic, responses=READ_CASE, name="read_case")
 async def read_case(
     case_id: CaseId, user: Reader, client: ClientDep, settings: SettingsDep
 ) -> CasePublic:
@@ -147,12 +155,15 @@ async def read_case(
     return CasePublic.from_state(state)
 
 
-@router.get("", response_model=CaseListPublic | StuckCaseList)
+@router.get(
+    "", response_model=CaseListPublic | StuckCaseList, responses=REGISTER, name="list_cases"
+)
 async def list_register(
     filters: Annotated[CaseFilter, Query()],
     user: Reader,
     client: ClientDep,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> CaseListPublic | StuckCaseList:
     """The case register, filtered and paged; or, with ``stuck``, the cases a Temporal
     visibility query finds (the same query a supervisor can paste into the Web UI)."""
@@ -163,6 +174,8 @@ async def list_register(
         if department is not None and department != user.department:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "a department lists its own cases")
         department = user.department
+    local = ZoneInfo(policy_timezone(settings.policy_file))
+    opened_from, opened_to = _aware(filters.opened_from, local), _aware(filters.opened_to, local)
     rows, total = await run_in_threadpool(
         lambda: list_cases(
             session,
@@ -176,8 +189,8 @@ async def list_register(
             priority=filters.priority,
             customer_id=filters.customer_id,
             breached=filters.breached,
-            opened_from=filters.opened_from,
-            opened_to=filters.opened_to,
+            opened_from=opened_from,
+            opened_to=opened_to,
             open_only=filters.open_only,
             limit=filters.limit,
             offset=filters.offset,
@@ -189,6 +202,10 @@ async def list_register(
         limit=filters.limit,
         offset=filters.offset,
     )
+
+
+def _aware(moment: datetime | None, local: ZoneInfo) -> datetime | None:
+    return moment.replace(tzinfo=local) if moment and moment.tzinfo is None else moment
 
 
 async def _stuck(filters: CaseFilter, role: Role, client: ClientDep) -> StuckCaseList:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api.errors import CaseNotFoundError
 from api.ids import normalise_case_id
@@ -39,3 +41,17 @@ def build(model: type[ModelT], **fields: Any) -> ModelT:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from exc
+
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}.*)?$")
+
+
+def _iso_text(value: object) -> object:
+    """A query's date is ISO 8601 text: pydantic alone would also take ``0.5`` as a Unix
+    time, which no caller means."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("an ISO 8601 date or date-time, e.g. 2026-12-01T09:00:00+08:00")
+    return value
+
+
+QueryDateTime = Annotated[datetime, BeforeValidator(_iso_text)]

@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from api.auth import Principal
+from api.contract import REGISTER, errors
 from api.deps import ClientDep, Handler, IdempotencyKey, SettingsDep, Supervisor
 from api.errors import (
     ActionRejectedError,
@@ -49,8 +50,12 @@ from workflows.crisis_incident import CrisisIncidentWorkflow
 
 router = APIRouter(prefix="/v1/crises", tags=["crises"])
 
+INCIDENT_ACTION = errors(400, 401, 403, 404, 409, 422, 503)
+
 LIST_QUERY = "WorkflowType = 'CrisisIncidentWorkflow'"
 QUERY_TIMEOUT = timedelta(seconds=10)
+# A list names the incidents that do not answer this fast instead of waiting on them.
+LIST_QUERY_TIMEOUT = timedelta(seconds=3)
 ACTION_TIMEOUT = timedelta(seconds=30)
 IncidentId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^crisis-[A-Za-z0-9._-]+$")]
 CaseRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -124,20 +129,20 @@ def _public(state: IncidentState) -> CrisisPublic:
     return CrisisPublic.model_validate(state.model_dump())
 
 
-async def _read(client: Client, incident_id: str) -> IncidentState:
+async def _read(client: Client, incident_id: str, wait: timedelta = QUERY_TIMEOUT) -> IncidentState:
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(incident_id)
     try:
         async with temporal_errors(incident_id, reading=True):
-            async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
+            async with asyncio.timeout(wait.total_seconds()):
                 state: IncidentState = await handle.query(
-                    CrisisIncidentWorkflow.get_state, rpc_timeout=QUERY_TIMEOUT
+                    CrisisIncidentWorkflow.get_state, rpc_timeout=wait
                 )
                 return state
     except CaseNotFoundError:
         raise IncidentNotFoundError(incident_id) from None
 
 
-@router.get("", response_model=CrisisList)
+@router.get("", response_model=CrisisList, responses=REGISTER, name="list_crises")
 async def list_crises(
     user: Handler,
     client: ClientDep,
@@ -159,19 +164,32 @@ async def list_crises(
     except RPCError as exc:
         raise EngineUnavailableError(f"the visibility query failed: {exc.message}") from exc
     unique = list(dict.fromkeys(ids))
-    states = await asyncio.gather(*(_read(client, i) for i in unique), return_exceptions=True)
+    states = await asyncio.gather(
+        *(_read(client, i, LIST_QUERY_TIMEOUT) for i in unique), return_exceptions=True
+    )
     read = [s for s in states if isinstance(s, IncidentState)]
     unreadable = [i for i, s in zip(unique, states, strict=True) if isinstance(s, BaseException)]
     items = sorted((_summary(s) for s in read), key=lambda s: s.opened_at, reverse=True)
     return CrisisList(query=query, items=items, unreadable=unreadable)
 
 
-@router.get("/{incident_id}", response_model=CrisisPublic)
+@router.get(
+    "/{incident_id}",
+    response_model=CrisisPublic,
+    responses=errors(401, 403, 404, 422, 503),
+    name="read_crisis",
+)
 async def read_crisis(incident_id: IncidentId, user: Handler, client: ClientDep) -> CrisisPublic:
     return _public(await _read(client, incident_id))
 
 
-@router.post("", response_model=CrisisPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=CrisisPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 409, 422, 503),
+    name="open_crisis",
+)
 async def open_crisis(
     body: CrisisCreate, user: Supervisor, client: ClientDep, settings: SettingsDep
 ) -> CrisisPublic:
@@ -226,7 +244,12 @@ async def _act(
     return _public(await _read(client, incident_id))
 
 
-@router.post("/{incident_id}/acknowledge", response_model=CrisisPublic)
+@router.post(
+    "/{incident_id}/acknowledge",
+    response_model=CrisisPublic,
+    responses=INCIDENT_ACTION,
+    name="acknowledge_crisis",
+)
 async def acknowledge(
     incident_id: IncidentId,
     user: Supervisor,
@@ -240,7 +263,12 @@ async def acknowledge(
     return await _act(client, incident_id, CrisisIncidentWorkflow.acknowledge, action, key, user)
 
 
-@router.post("/{incident_id}/updates", response_model=CrisisPublic)
+@router.post(
+    "/{incident_id}/updates",
+    response_model=CrisisPublic,
+    responses=INCIDENT_ACTION,
+    name="post_crisis_update",
+)
 async def post_update(
     incident_id: IncidentId,
     body: StatusUpdateBody,
@@ -253,7 +281,12 @@ async def post_update(
     return await _act(client, incident_id, CrisisIncidentWorkflow.post_update, action, key, user)
 
 
-@router.post("/{incident_id}/notify-customers", response_model=CrisisPublic)
+@router.post(
+    "/{incident_id}/notify-customers",
+    response_model=CrisisPublic,
+    responses=INCIDENT_ACTION,
+    name="notify_crisis_customers",
+)
 async def notify_customers(
     incident_id: IncidentId, user: Supervisor, client: ClientDep, key: IdempotencyKey = None
 ) -> CrisisPublic:
@@ -265,7 +298,12 @@ async def notify_customers(
     )
 
 
-@router.post("/{incident_id}/cases", response_model=CrisisPublic)
+@router.post(
+    "/{incident_id}/cases",
+    response_model=CrisisPublic,
+    responses=INCIDENT_ACTION,
+    name="attach_crisis_cases",
+)
 async def attach_cases(
     incident_id: IncidentId,
     body: AttachCases,
@@ -278,7 +316,12 @@ async def attach_cases(
     return await _act(client, incident_id, CrisisIncidentWorkflow.attach_cases, action, key, user)
 
 
-@router.post("/{incident_id}/close", response_model=CrisisPublic)
+@router.post(
+    "/{incident_id}/close",
+    response_model=CrisisPublic,
+    responses=INCIDENT_ACTION,
+    name="close_crisis",
+)
 async def close(
     incident_id: IncidentId,
     body: ReviewBody,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Role
+from api.contract import REGISTER
 from api.deps import DepartmentActor, SessionDep
 from api.models import CaseListPublic, CaseSummary
 from store.cases import department_open_cases
@@ -15,7 +16,12 @@ from store.cases import department_open_cases
 router = APIRouter(prefix="/v1/departments", tags=["departments"])
 
 
-@router.get("/{code}/cases", response_model=CaseListPublic)
+@router.get(
+    "/{code}/cases",
+    response_model=CaseListPublic,
+    responses=REGISTER,
+    name="list_department_cases",
+)
 async def department_cases(
     code: Annotated[str, Path(min_length=1, max_length=120)],
     user: DepartmentActor,

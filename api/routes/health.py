@@ -22,7 +22,7 @@ router = APIRouter(tags=["health"])
 CHECK_TIMEOUT = timedelta(seconds=3)
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, name="check_health")
 async def healthz() -> Health:
     """The process is up and serving; says nothing about its dependencies."""
     return Health(status="ok")
@@ -37,6 +37,7 @@ async def healthz() -> Health:
             "description": "Temporal or the register is down, or a configured file is broken",
         }
     },
+    name="check_ready",
 )
 async def readyz(client: ClientDep, settings: SettingsDep) -> JSONResponse:
     """200 only when Temporal and the register both answer and every configured file

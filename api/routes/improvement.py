@@ -20,6 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from api.auth import Principal, Role
+from api.contract import errors
 from api.deps import ClientDep, Handler, IdempotencyKey, SessionDep, SettingsDep, Supervisor
 from api.errors import (
     ActionRejectedError,
@@ -46,7 +47,7 @@ from settings.app import Settings
 from store.improvement import action_state, list_actions, policy_proposals
 from workflows.improvement_action import ImprovementActionWorkflow, initial_search_attributes
 
-router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement"])
+router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
 
 OVERDUE_QUERY = (
     "WorkflowType = 'ImprovementAction' AND ImprovementOverdue = true"
@@ -199,7 +200,13 @@ async def _owner_or_supervisor(
     return state
 
 
-@router.post("", response_model=ActionState, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ActionState,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 409, 422, 503),
+    name="open_improvement_action",
+)
 async def open_action(
     body: ActionCreate, user: Supervisor, client: ClientDep, settings: SettingsDep
 ) -> ActionState:
@@ -207,7 +214,12 @@ async def open_action(
     return await start_action(client, settings, body, user.user)
 
 
-@router.get("", response_model=ActionList)
+@router.get(
+    "",
+    response_model=ActionList,
+    responses=errors(401, 403, 422, 503),
+    name="list_improvement_actions",
+)
 async def list_improvement_actions(
     session: SessionDep,
     client: ClientDep,
@@ -247,7 +259,12 @@ class PolicyProposalLine(BaseModel):
     proposal: PolicyProposal
 
 
-@router.get("/policy-proposals", response_model=list[PolicyProposalLine])
+@router.get(
+    "/policy-proposals",
+    response_model=list[PolicyProposalLine],
+    responses=errors(401, 403, 422),
+    name="list_policy_proposals",
+)
 def list_policy_proposals(
     session: SessionDep, user: Supervisor, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[PolicyProposalLine]:
@@ -267,7 +284,12 @@ def list_policy_proposals(
     ]
 
 
-@router.get("/{action_id}", response_model=ActionState)
+@router.get(
+    "/{action_id}",
+    response_model=ActionState,
+    responses=errors(401, 403, 404, 422, 503),
+    name="read_improvement_action",
+)
 async def read_action(
     action_id: ActionId, session: SessionDep, client: ClientDep, user: Handler
 ) -> ActionState:
@@ -276,7 +298,12 @@ async def read_action(
     return await _query(client.get_workflow_handle(action_id), action_id)
 
 
-@router.post("/{action_id}/notes", response_model=ActionState)
+@router.post(
+    "/{action_id}/notes",
+    response_model=ActionState,
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+    name="add_improvement_action_note",
+)
 async def add_note(
     action_id: ActionId,
     body: ActionNoteBody,
@@ -293,7 +320,12 @@ async def add_note(
     )
 
 
-@router.post("/{action_id}/close", response_model=ActionState)
+@router.post(
+    "/{action_id}/close",
+    response_model=ActionState,
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+    name="close_improvement_action",
+)
 async def close_action(
     action_id: ActionId,
     body: ActionCloseBody,

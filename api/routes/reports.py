@@ -22,10 +22,18 @@ from pydantic import BaseModel, StringConstraints
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from api.contract import errors
 from api.deps import ClientDep, SessionDep, SettingsDep, Supervisor
 from api.errors import EngineUnavailableError
 from api.report_html import monthly_html, quarterly_html
-from contracts.periods import Period, PeriodError, ReportKind, parse_period
+from contracts.periods import (
+    MONTH_PATTERN,
+    QUARTER_PATTERN,
+    Period,
+    PeriodError,
+    ReportKind,
+    parse_period,
+)
 from contracts.reports import ReportWorkflowInput
 from policy.reports import policy_timezone
 from store.db import session_scope
@@ -35,8 +43,16 @@ from store.reports import add_finding_note, finding_notes, latest_revision, wind
 from workflows.reports import MonthlyReportWorkflow, QuarterlyReportWorkflow, report_workflow_id
 
 router = APIRouter(tags=["reports"])
+# The feedback register is its own resource, beside the reports built from it.
+feedback_router = APIRouter(tags=["feedback"])
 
-PeriodPath = Annotated[str, Path(description="yyyy-mm (monthly) or yyyy-Qn (quarterly)")]
+RUN = errors(401, 403, 422, 503)
+READ = errors(401, 403, 404, 422)
+
+MonthPath = Annotated[str, Path(description="yyyy-mm", pattern=MONTH_PATTERN.pattern, max_length=7)]
+QuarterPath = Annotated[
+    str, Path(description="yyyy-Qn", pattern=QUARTER_PATTERN.pattern, max_length=7)
+]
 Lang = Annotated[Literal["zh", "en"], Query(description="labels of the HTML page")]
 NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
@@ -124,17 +140,27 @@ async def _run(
     )
 
 
-@router.post("/v1/reports/monthly/{period}/run", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/v1/reports/monthly/{period}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=RUN,
+    name="run_monthly_report",
+)
 async def run_monthly(
-    period: PeriodPath, client: ClientDep, settings: SettingsDep, user: Supervisor
+    period: MonthPath, client: ClientDep, settings: SettingsDep, user: Supervisor
 ) -> ReportRun:
     """Start the monthly analysis of ``yyyy-mm``; answers the run's workflow ID."""
     return await _run(ReportKind.MONTHLY, period, client, settings, user)
 
 
-@router.post("/v1/reports/quarterly/{period}/run", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/v1/reports/quarterly/{period}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=RUN,
+    name="run_quarterly_report",
+)
 async def run_quarterly(
-    period: PeriodPath, client: ClientDep, settings: SettingsDep, user: Supervisor
+    period: QuarterPath, client: ClientDep, settings: SettingsDep, user: Supervisor
 ) -> ReportRun:
     """Start the quarterly evaluation of ``yyyy-Qn``; answers the run's workflow ID."""
     return await _run(ReportKind.QUARTERLY, period, client, settings, user)
@@ -163,10 +189,15 @@ def _stored(
 RevisionQuery = Annotated[int | None, Query(ge=1, description="an older revision")]
 
 
-@router.get("/v1/reports/monthly/{period}", response_model=None)
+@router.get(
+    "/v1/reports/monthly/{period}",
+    response_model=None,
+    responses=READ,
+    name="read_monthly_report",
+)
 def get_monthly(
     request: Request,
-    period: PeriodPath,
+    period: MonthPath,
     session: SessionDep,
     _user: Supervisor,
     revision: RevisionQuery = None,
@@ -179,10 +210,15 @@ def get_monthly(
     return {**meta, "report": data}
 
 
-@router.get("/v1/reports/quarterly/{period}", response_model=None)
+@router.get(
+    "/v1/reports/quarterly/{period}",
+    response_model=None,
+    responses=READ,
+    name="read_quarterly_report",
+)
 def get_quarterly(
     request: Request,
-    period: PeriodPath,
+    period: QuarterPath,
     session: SessionDep,
     _user: Supervisor,
     revision: RevisionQuery = None,
@@ -199,9 +235,11 @@ def get_quarterly(
 @router.post(
     "/v1/reports/quarterly/{period}/findings/{finding_id}/notes",
     status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 404, 422),
+    name="add_finding_note",
 )
 def add_note(
-    period: PeriodPath,
+    period: QuarterPath,
     finding_id: Annotated[str, Path(max_length=100)],
     body: FindingNoteBody,
     settings: SettingsDep,
@@ -261,13 +299,20 @@ def _public(line: FeedbackLine) -> FeedbackPublic:
     )
 
 
-@router.get("/v1/feedback", response_model=None)
+@feedback_router.get(
+    "/v1/feedback",
+    response_model=None,
+    responses=errors(401, 403, 422),
+    name="list_feedback",
+)
 def list_feedback(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     _user: Supervisor,
-    period: Annotated[str | None, Query(description="yyyy-mm")] = None,
+    period: Annotated[
+        str | None, Query(description="yyyy-mm", pattern=MONTH_PATTERN.pattern)
+    ] = None,
     category: str | None = None,
     channel: str | None = None,
     score: Annotated[int | None, Query(ge=1, le=5)] = None,

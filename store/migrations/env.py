@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import store.people_tables  # (training, suggestions, improvement actions)
+import store.regulatory_tables  # (the regulatory tables too)
 import store.report_tables  # (the reports' tables too)
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from store.db import get_engine

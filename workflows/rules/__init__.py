@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import assert_never
 
 from contracts.actions import ActionName
-from workflows.rules import clocks, closing, complaint, department, handling, incidents
+from workflows.rules import (
+    clocks,
+    closing,
+    complaint,
+    department,
+    handling,
+    incidents,
+    regulatory,
+)
 from workflows.rules.table import (
     ActionRule,
     AnyRule,
@@ -61,6 +69,8 @@ def rule_for(name: ActionName) -> AnyRule:
             return clocks.RESUME_CLOCK
         case ActionName.ESCALATE:
             return clocks.ESCALATE
+        case ActionName.EXTEND_REGULATOR_CLOCK:
+            return regulatory.EXTEND_REGULATOR_CLOCK
         case ActionName.JOIN_INCIDENT:
             return incidents.JOIN_INCIDENT
         case ActionName.SEND_INCIDENT_HOLDING:

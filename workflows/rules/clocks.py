@@ -34,7 +34,18 @@ from workflows.rules.table import ActionRule, CountedDeadline, CountingRule, Wor
 _BEFORE_DEADLINE = timedelta(microseconds=1)
 
 
+def _not_the_regulators(name: ClockName, action: str) -> None:
+    """The regulator's limit is the rule's, not a supervisor's: it moves only by the
+    rule's own extensions (``extend_regulator_clock``), and never pauses."""
+    if name is ClockName.REGULATOR_REPLY:
+        raise reject(
+            f"clock {name.value} is the regulator's limit; it is not {action}"
+            " (its extensions are extend_regulator_clock, as the rule allows)"
+        )
+
+
 def check_extend_clock(case: CaseFile, input: ExtendClockInput, now: datetime) -> None:
+    _not_the_regulators(input.clock, "extended by hand")
     clock = case.clock(input.clock)
     if (input.by is None) == (input.working_days is None):
         raise invalid("by: give either 'by' (an ISO-8601 duration) or 'working_days'")
@@ -100,6 +111,7 @@ EXTEND_CLOCK = CountingRule(
 def check_pause_clock(case: CaseFile, input: PauseClockInput, now: datetime) -> None:
     if input.clock in clocks.CUSTOMER_SIDE:
         raise reject(f"clock {input.clock.value} is the customer's window; it is not paused")
+    _not_the_regulators(input.clock, "paused")
     clock = case.clock(input.clock)
     if clock.status is not ClockStatus.RUNNING:
         raise reject(f"clock {input.clock.value} is {clock.status.value}, not running")
@@ -195,7 +207,7 @@ def _responsible(case: CaseFile, name: ClockName) -> tuple[str, str | None, str 
         return "department", None, case.state.department
     if name is ClockName.CUSTOMER_UPDATE:
         return "agent", case.transferred_by or case.state.owner, None
-    if name in (ClockName.INVESTIGATION, ClockName.FINAL_REPLY):
+    if name in (ClockName.INVESTIGATION, ClockName.FINAL_REPLY, ClockName.REGULATOR_REPLY):
         return "complaint_owner", case.state.owner, None
     return "frontline_agents", None, None
 

@@ -96,7 +96,7 @@ def check_propose_remedy(case: CaseFile, input: ProposeRemedyInput, now: datetim
         raise reject("acknowledge the complaint before proposing remedies")
     if input.currency != policy.currency:
         raise invalid(f"currency: remedies are paid in {policy.currency}")
-    monetary = input.kind.value in ("compensation", "fee_refund")
+    monetary = input.kind.value in ("compensation", "fee_refund", "goodwill")
     if monetary and input.amount is None:
         raise invalid(f"amount: a {input.kind.value} needs an amount")
 
@@ -182,17 +182,75 @@ def check_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: date
     ]
     if pending:
         raise reject(f"remedies await a supervisor's approval: {', '.join(pending)}")
+    _check_classification(case, input)
+
+
+def _check_classification(case: CaseFile, input: SendFinalReplyInput) -> None:
+    """Under a regulator profile the final reply records the outcome, and, where the
+    profile has a taxonomy, one known code for each of its axes (R9)."""
+    regulator = case.resolved_policy().regulator
+    if case.state.regulatory is None or regulator is None:
+        return
+    if input.outcome is None:
+        raise invalid(
+            f"outcome: a final reply under {regulator.profile} records upheld, partly_upheld"
+            " or rejected"
+        )
+    taxonomy = regulator.taxonomy
+    if taxonomy is None:
+        return
+    given = input.classification or {}
+    for axis, codes in taxonomy.axes.items():
+        if axis not in given:
+            raise invalid(f"classification.{axis}: required by taxonomy {taxonomy.taxonomy}")
+        if given[axis] not in codes:
+            raise invalid(
+                f"classification.{axis}: {given[axis]!r} is not a code of taxonomy"
+                f" {taxonomy.taxonomy}"
+            )
+    unknown = sorted(set(given) - set(taxonomy.axes))
+    if unknown:
+        raise invalid(f"classification.{unknown[0]}: not an axis of taxonomy {taxonomy.taxonomy}")
+
+
+def _summary_resolution(case: CaseFile, now: datetime) -> bool:
+    """Whether this reply falls in the profile's summary-resolution band (DISP 1.5)."""
+    regulatory, policy = case.state.regulatory, case.policy
+    if regulatory is None or policy is None or policy.regulator is None:
+        return False
+    band = policy.regulator.summary_resolution_band
+    edges = {b.name: b.deadline for b in regulatory.bands}
+    if band is None or band not in edges or regulatory.replied_at is not None:
+        return False
+    return now <= edges[band]
 
 
 def apply_send_final_reply(case: CaseFile, input: SendFinalReplyInput, now: datetime) -> None:
     case.meet(ClockName.FINAL_REPLY, now=now)
+    case.meet(ClockName.REGULATOR_REPLY, now=now)
     approved = [r for r in case.state.remedies if r.status is RemedyStatus.APPROVED]
-    seq = case.record("final_reply_sent", at=now, actor=input.actor, detail=input.reply)
+    # The classification and outcome ride on the event only when given, so a reply
+    # under the plan alone records what it always did.
+    recorded: dict[str, object] = {}
+    if input.outcome is not None:
+        recorded["outcome"] = input.outcome.value
+    if input.classification:
+        recorded["classification"] = dict(input.classification)
+    template = CustomerTemplate.FINAL_REPLY
+    if _summary_resolution(case, now):
+        template = CustomerTemplate.SUMMARY_RESOLUTION
+        recorded["summary_resolution"] = True
+    seq = case.record("final_reply_sent", at=now, actor=input.actor, detail=input.reply, **recorded)
+    regulatory = case.state.regulatory
+    if regulatory is not None and regulatory.replied_at is None:
+        regulatory.outcome = input.outcome
+        regulatory.classification = dict(input.classification or {})
+        regulatory.replied_at = now
     remedies = "; ".join(
         r.description + (f" ({r.amount} {r.currency})" if r.amount is not None else "")
         for r in approved
     )
-    case.notify_customer(CustomerTemplate.FINAL_REPLY, seq, reply=input.reply, remedies=remedies)
+    case.notify_customer(template, seq, reply=input.reply, remedies=remedies)
     case.state.stage = Stage.RESOLVED
 
 
