@@ -197,6 +197,21 @@ async def test_every_action_also_works_as_a_signal(desk: Desk) -> None:
         lambda s: s.clocks[ClockName.FINAL_REPLY].status is ClockStatus.RUNNING,
     )
     assert state.stage is Stage.RECEIVED
+    # A regulator's extension needs its approver and the customer told: refused by
+    # signal like every step outside the set (this case runs no regulator's clock, so
+    # there is no update to send after it).
+    before = await complaint.state()
+    await complaint.handle.signal(
+        "extend_regulator_clock",
+        {"actor": SUPERVISOR, "extension": "complex", "reason": "Two banks involved"},
+    )
+    after = await complaint.eventually(lambda s: s.last_seq > before.last_seq)
+    [rejected] = after.timeline[len(before.timeline) :]
+    assert rejected.type == "signal_rejected"
+    assert "extend_regulator_clock is not taken by signal" in (rejected.detail or "")
+    assert after.model_dump(exclude={"timeline"}) == before.model_dump(exclude={"timeline"})
+    sent.add("extend_regulator_clock")
+    refused.append("extend_regulator_clock")
     assert sent == set(ACTIONS), f"not sent as signals: {set(ACTIONS) - sent}"
 
     assert set(refused) == set(ACTIONS) - {a.value for a in BY_SIGNAL}

@@ -543,7 +543,23 @@ async def test_each_supervisor_signal_has_its_effect(console: Console) -> None:
             )
         ],
     )
+    # A regulator's extension needs its approver and the customer told: refused by
+    # signal (this case runs no regulator's clock, so no update follows).
+    before = await simple.query(CaseWorkflow.get_state)
+    await ui_signal(
+        console.client,
+        simple.id,
+        "extend_regulator_clock",
+        {"actor": SUPERVISOR, "extension": "complex", "reason": "Two banks involved"},
+    )
+    refused_before = sum(e.type == "signal_rejected" for e in before.timeline)
+    after = await wait_for_state(
+        simple, _rejections(refused_before + 1), "extend_regulator_clock refused"
+    )
+    assert "not taken by signal" in (after.timeline[-1].detail or "")
+    assert after.model_dump(exclude={"timeline"}) == before.model_dump(exclude={"timeline"})
     signalled = {step.signal for step in steps} | {
+        "extend_regulator_clock",
         "transfer",
         "record_department_plan",
         "record_department_result",
