@@ -156,13 +156,18 @@ async def main() -> None:
         logging.error("Case worker refusing to start: CASE_WORKER_METRICS_PORT: %s", err)
         sys.exit(EXIT_CONFIG)
     client = await connect_client(settings, runtime=runtime)
-    worker = build_worker(client, settings, sizing=sizing_from(settings))
+    sizing = sizing_from(settings)
+    worker = build_worker(client, settings, sizing=sizing)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with worker:
-        logging.info("Case worker polling task queue %r", settings.task_queue)
+        logging.info(
+            "Case worker polling task queue %r, caching up to %d open cases",
+            settings.task_queue,
+            sizing.cached_workflows,
+        )
         if settings.worker_metrics_port is not None:
             logging.info(
                 "SDK metrics at http://%s:%d/metrics",
