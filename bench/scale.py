@@ -46,6 +46,7 @@ from contracts.policy import ClockName
 from stack.run import StackConfig, StackError
 
 MB = 1024 * 1024
+ON_TIME_SECONDS = 1.0  # the lateness bench's limit for a deadline alert
 
 
 def clock_override(urgent_seconds: int) -> str:
@@ -250,9 +251,11 @@ async def _bench(args: argparse.Namespace, config: StackConfig, pid: int) -> int
     else:
         lateness = breach.alert_lateness
         fired = breach.detection_lateness
+        verdict = "on time" if lateness < ON_TIME_SECONDS else "LATE"
         print(
             f"urgent case {urgent.case_id}: breach alert {lateness * 1000:.0f} ms after its "
-            f"deadline (timer fired {'-' if fired is None else f'{fired * 1000:.0f}'} ms after)"
+            f"deadline (timer fired {'-' if fired is None else f'{fired * 1000:.0f}'} ms after): "
+            f"{verdict} (< {ON_TIME_SECONDS:g} s)"
         )
     if args.json is not None:
         results: dict[str, Any] = {
@@ -273,6 +276,7 @@ async def _bench(args: argparse.Namespace, config: StackConfig, pid: int) -> int
                 "clock_seconds": args.urgent_clock,
                 "deadline": urgent.deadline.astimezone(UTC).isoformat(),
                 "alert_lateness_ms": None if lateness is None else round(lateness * 1000, 1),
+                "on_time": lateness is not None and lateness < ON_TIME_SECONDS,
                 "detection_lateness_ms": None
                 if breach is None or breach.detection_lateness is None
                 else round(breach.detection_lateness * 1000, 1),
