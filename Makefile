@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv browser lint typecheck pytest worker api bench clean
+.PHONY: run test venv browser lint typecheck pytest worker api bench bench-lateness bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ test: lint typecheck pytest
 
 bench: venv
 	$(BIN)/python -m bench.cases
+
+# Deadline lateness at a rising rate, the product against bare Temporal (bench/README.md).
+bench-lateness: venv
+	$(BIN)/python -m bench.lateness
+
+# 50,000 open cases on one worker: memory, open rate, database size (bench/README.md).
+bench-scale: venv
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -113,6 +113,13 @@ def build_worker(
     )
 
 
+def sizing_from(settings: Settings) -> WorkerSizing:
+    """The default sizing with the cache size ``CASE_WORKER_CACHED_WORKFLOWS`` sets."""
+    if settings.worker_cached_workflows is None:
+        return SIZING
+    return replace(SIZING, cached_workflows=settings.worker_cached_workflows)
+
+
 # Exit status when the configuration is refused (a supervisor should not restart it).
 EXIT_CONFIG = 2
 
@@ -153,13 +160,18 @@ async def main() -> None:
         logging.error("Case worker refusing to start: CASE_WORKER_METRICS_PORT: %s", err)
         sys.exit(EXIT_CONFIG)
     client = await connect_client(settings, runtime=runtime)
-    worker = build_worker(client, settings)
+    sizing = sizing_from(settings)
+    worker = build_worker(client, settings, sizing=sizing)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with worker:
-        logging.info("Case worker polling task queue %r", settings.task_queue)
+        logging.info(
+            "Case worker polling task queue %r, caching up to %d open cases",
+            settings.task_queue,
+            sizing.cached_workflows,
+        )
         if settings.worker_metrics_port is not None:
             logging.info(
                 "SDK metrics at http://%s:%d/metrics",

@@ -8,6 +8,10 @@ product projects every step into the register) and restarting a stage timer (the
 product's deadline clocks). ``close`` ends it. No codec, no pydantic, no database, no
 HTTP: what is left is Temporal's own cost for that history.
 
+``BareDeadlineWorkflow`` is the deadline clock alone: a timer to the deadline, then a
+local activity that reads the wall clock (``bench.lateness`` compares its lateness with
+the product's breach alerts).
+
 ``python -m bench.bare --address HOST:PORT --task-queue Q`` runs its worker.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -158,12 +163,41 @@ class BareCaseWorkflow:
         )
 
 
+@dataclass
+class BareDeadlineInput:
+    """A deadline as seconds since the epoch (the bench's wall clock)."""
+
+    deadline: float
+
+
+@activity.defn
+async def bare_wall_clock() -> float:
+    """The worker's wall clock when the timer's task ran (``time.time()``)."""
+    return time.time()
+
+
+@workflow.defn
+class BareDeadlineWorkflow:
+    """One durable timer to a deadline, then a local activity that reads the wall clock:
+    the least a deadline clock costs on Temporal (``bench.lateness``'s baseline)."""
+
+    @workflow.run
+    async def run(self, input: BareDeadlineInput) -> float:
+        wait = input.deadline - workflow.now().timestamp()
+        if wait > 0:
+            await workflow.sleep(wait)
+        fired: float = await workflow.execute_local_activity(
+            bare_wall_clock, start_to_close_timeout=timedelta(seconds=10)
+        )
+        return fired
+
+
 def build_bare_worker(client: Client, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareCaseWorkflow],
-        activities=[bare_resolve_policy, bare_record_progress],
+        workflows=[BareCaseWorkflow, BareDeadlineWorkflow],
+        activities=[bare_resolve_policy, bare_record_progress, bare_wall_clock],
     )
 
 

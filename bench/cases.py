@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -365,8 +365,13 @@ def _free_port_run(count: int, taken: set[int]) -> int:
             return base
 
 
-async def _own_stack(data_dir: Path, workers: int = 1) -> Stack:
+async def _own_stack(
+    data_dir: Path, workers: int = 1, extra_env: Mapping[str, str] | None = None
+) -> Stack:
+    """The stack of ``make run`` in ``data_dir`` on free ports; ``extra_env`` reaches
+    its children (a policy file, the worker's cache size)."""
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_VARS}
+    env.update(extra_env or {})
     ports: set[int] = set()
     while len(ports) < 3:
         ports.add(free_port())

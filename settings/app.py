@@ -117,6 +117,15 @@ class Settings(BaseSettings):
         alias="CASE_WORKER_METRICS_HOST",
         description="the address the worker's metrics endpoint listens on",
     )
+    # Open cases the worker keeps in memory; past this the least recently used are
+    # evicted and replayed from history at their next event (``worker.WorkerSizing``).
+    worker_cached_workflows: int | None = Field(
+        default=None,
+        ge=1,
+        alias="CASE_WORKER_CACHED_WORKFLOWS",
+        description="open cases the worker keeps in memory (unset: 10,000); each costs memory,"
+        " an evicted one is replayed from history at its next event",
+    )
     # The worker's identity as Temporal records it (default: the SDK's pid@host).
     worker_identity: str | None = Field(
         default=None,
