@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv browser lint typecheck pytest worker api bench bench-lateness bench-scale clean
+.PHONY: run test venv browser lint typecheck pytest contract worker api bench bench-lateness bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ pytest: venv browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The API contract with schemathesis's coverage phase too: CI's step after `make test`.
+contract: venv
+	CASE_FUZZ_PHASES=examples,coverage,fuzzing,stateful $(BIN)/pytest tests/test_api_contract.py -k schemathesis
 
 bench: venv
 	$(BIN)/python -m bench.cases

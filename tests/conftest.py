@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from settings import Settings
 
 # The register's fixtures (SQLite and PostgreSQL databases) live in their own module.
 pytest_plugins = ["tests.db_fixtures", "tests.api_fixtures", "tests.helpers.path_fixtures"]
+
+# The SDK waits 5 s by default; a loaded CI machine has been seen to need more.
+DEV_SERVER_STARTUP = timedelta(seconds=30)
 
 BIN = Path(sys.executable).parent
 
@@ -49,6 +53,7 @@ async def start_workflow_env(
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
             search_attributes=CASE_SEARCH_ATTRIBUTES,
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
             data_converter=case_data_converter(settings),
         )
     return await WorkflowEnvironment.start_time_skipping(
@@ -85,6 +90,7 @@ async def dev_env(plain_settings: Settings) -> AsyncIterator[WorkflowEnvironment
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         search_attributes=CASE_SEARCH_ATTRIBUTES,
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         data_converter=case_data_converter(plain_settings),
     )
     async with env:

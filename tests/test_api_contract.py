@@ -26,10 +26,16 @@ from tests.api_fixtures import ApiStack
 from tests.db_fixtures import sqlite_url
 
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
-PHASES = "examples,coverage,fuzzing,stateful"
+# The coverage phase (every boundary and wrong-type value the schema allows, about 2,500
+# requests, 2.5 minutes here) runs as CI's own step, `make contract`; `make test` runs
+# the generated examples, fuzzing and the stateful links.
+PHASES = os.environ.get("CASE_FUZZ_PHASES", "examples,fuzzing,stateful")
 # Fixed, so a failure in CI reproduces here; CASE_FUZZ_SEED explores further by hand.
 SEED = os.environ.get("CASE_FUZZ_SEED", "20261201")
 MAX_EXAMPLES = os.environ.get("CASE_FUZZ_EXAMPLES", "8")
+# One client: schemathesis 4.32 on CPython 3.11 has failed in its code generation with
+# more than one (SystemError: AST constructor recursion depth mismatch).
+WORKERS = os.environ.get("CASE_FUZZ_WORKERS", "1")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +69,7 @@ async def test_schemathesis_finds_no_server_error_undocumented_status_or_schema_
         "--seed",
         SEED,
         "--workers",
-        "1",
+        WORKERS,
         # The machine is shared with the worker and the dev server; a slow answer is not
         # what this run looks for.
         "--request-timeout",
@@ -79,6 +85,7 @@ async def test_schemathesis_finds_no_server_error_undocumented_status_or_schema_
     )
     out, _ = await process.communicate()
     report = out.decode(errors="replace")
+    print(report)  # shown with -s, or when the test fails
     assert process.returncode == 0, report[-12000:]
     # It did run: every operation tested, and the stateful phase followed links.
     tested = re.search(r"Tested:\s+(\d+)", report)
