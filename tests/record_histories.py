@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -561,6 +562,9 @@ async def _record(
         history = await handle.fetch_history()
     path = history_path(out, name, tag)
     path.write_text(history.to_json() + "\n", encoding="utf-8")
+    # Its hash beside it, in a file of its own: the stored histories only ever gain files.
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_name(f"{path.name}.sha256").write_text(f"{digest}  {path.name}\n", encoding="utf-8")
     return path
 
 
@@ -592,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
     args.out.mkdir(parents=True, exist_ok=True)
     for path in asyncio.run(record_all(names, args.out, args.tag)):
-        print(f"wrote {path} ({path.stat().st_size // 1024} KiB); add it to SHA256SUMS")
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB) and its .sha256")
     return 0
 
 

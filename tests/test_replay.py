@@ -47,15 +47,17 @@ def final_state(history: WorkflowHistory) -> CaseState:
 def test_stored_histories_are_append_only() -> None:
     """A stored history is the past of cases that may still be running: it is never
     edited or removed (guard the change with ``workflow.patched`` and store the new
-    history beside it). ``SHA256SUMS`` holds each file's hash; a new history is added
-    with a new line, and an old line never changes."""
+    history beside it). Each file's hash is in ``SHA256SUMS`` (the first histories) or in
+    its own ``NAME.json.sha256`` beside it, which the recorder writes: adding a history
+    adds files and never edits one."""
     listed = {}
-    for line in (HISTORIES / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
-        digest, name = line.split()
-        listed[name] = digest
+    for sums in [HISTORIES / "SHA256SUMS", *sorted(HISTORIES.glob("*.json.sha256"))]:
+        for line in sums.read_text(encoding="utf-8").splitlines():
+            digest, name = line.split()
+            listed[name] = digest
     present = {path.name for path in STORED}
     assert set(listed) - present == set(), "a stored history was removed"
-    assert present - set(listed) == set(), "add the new history's hash to SHA256SUMS"
+    assert present - set(listed) == set(), "a stored history has no NAME.json.sha256 beside it"
     changed = [
         name
         for name, digest in listed.items()
