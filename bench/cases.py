@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +392,28 @@ async def _own_stack(
     return stack
 
 
+def release_stack(stack: Stack, data_dir: Path, keep: bool) -> None:
+    """Stop a bench's own stack and remove its data directory (unless ``--keep``)."""
+    stack.stop()
+    if keep:
+        print(f"data and logs kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_bench(
+    parse: Callable[[list[str] | None], argparse.Namespace],
+    bench: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+    argv: list[str] | None,
+) -> int:
+    """A bench's ``main``: its arguments, its run, 130 on Ctrl-C."""
+    args = parse(argv)
+    try:
+        return asyncio.run(bench(args))
+    except KeyboardInterrupt:
+        return 130
+
+
 async def _bench(args: argparse.Namespace, target: Target, pids: dict[str, int]) -> int:
     print(
         f"{args.cases} cases per phase, {args.concurrency} concurrent clients, "
@@ -487,19 +509,11 @@ async def _main(args: argparse.Namespace) -> int:
         pids = {child.name: child.pid for child in stack.children}
         return await _bench(args, target, pids)
     finally:
-        stack.stop()
-        if args.keep:
-            print(f"data and logs kept in {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        release_stack(stack, data_dir, args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        return asyncio.run(_main(args))
-    except KeyboardInterrupt:
-        return 130
+    return run_bench(_parse_args, _main, argv)
 
 
 if __name__ == "__main__":

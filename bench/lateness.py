@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import math
-import shutil
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from bench.bare import BareDeadlineInput, BareDeadlineWorkflow
-from bench.cases import Target, _own_stack, bare_worker
+from bench.cases import Target, _own_stack, bare_worker, release_stack, run_bench
 from bench.intake import (
     Engine,
     connect,
@@ -412,19 +411,11 @@ async def _main(args: argparse.Namespace) -> int:
         )
         return await _bench(args, engine, target)
     finally:
-        stack.stop()
-        if args.keep:
-            print(f"data and logs kept in {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        release_stack(stack, data_dir, args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        return asyncio.run(_main(args))
-    except KeyboardInterrupt:
-        return 130
+    return run_bench(_parse_args, _main, argv)
 
 
 if __name__ == "__main__":

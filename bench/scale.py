@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cases import _own_stack
+from bench.cases import _own_stack, release_stack, run_bench
 from bench.intake import (
     BreachSeen,
     Engine,
@@ -304,19 +303,11 @@ async def _main(args: argparse.Namespace) -> int:
         worker = next(child for child in stack.children if child.name == "worker-1")
         return await _bench(args, stack.config, worker.pid)
     finally:
-        stack.stop()
-        if args.keep:
-            print(f"data and logs kept in {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        release_stack(stack, data_dir, args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        return asyncio.run(_main(args))
-    except KeyboardInterrupt:
-        return 130
+    return run_bench(_parse_args, _main, argv)
 
 
 if __name__ == "__main__":
