@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,6 +40,7 @@ from workflows.case import CaseWorkflow
 # workflow task; past this the caller gets 504 and retries with its Idempotency-Key.
 ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=10)
+R = TypeVar("R")
 # Candidates a keyed intake walks before giving up (each collision is ~1 in 10^12).
 KEYED_ATTEMPTS = 8
 RANDOM_ATTEMPTS = 8
@@ -117,12 +125,29 @@ async def open_case(
     raise EngineUnavailableError("could not find a free case reference; try again")
 
 
+async def query_state(
+    client: Client,
+    workflow_id: str,
+    query: Callable[[Any], R],
+    *,
+    name: str,
+    wait: timedelta = QUERY_TIMEOUT,
+) -> R:
+    """A workflow's state from its query within ``wait``, Temporal's errors translated
+    for ``name`` (a case, an incident, an improvement action): one place for every
+    read of a live workflow."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
+    async with temporal_errors(name, reading=True):
+        async with asyncio.timeout(wait.total_seconds()):
+            state: R = await handle.query(query, rpc_timeout=wait)
+            return state
+
+
 async def get_state(client: Client, case_id: str) -> CaseState:
     """The live case from the workflow's ``get_state`` query."""
-    handle = client.get_workflow_handle(case_workflow_id(case_id))
-    async with temporal_errors(case_id, reading=True):
-        async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
-            return await handle.query(CaseWorkflow.get_state, rpc_timeout=QUERY_TIMEOUT)
+    return await query_state(
+        client, case_workflow_id(case_id), CaseWorkflow.get_state, name=case_id
+    )
 
 
 async def _is_closed(client: Client, case_id: str) -> bool:

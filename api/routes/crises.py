@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from api import engine
 from api.auth import Principal
 from api.contract import REGISTER, errors
 from api.deps import ClientDep, Handler, IdempotencyKey, SettingsDep, Supervisor
@@ -130,14 +131,10 @@ def _public(state: IncidentState) -> CrisisPublic:
 
 
 async def _read(client: Client, incident_id: str, wait: timedelta = QUERY_TIMEOUT) -> IncidentState:
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(incident_id)
     try:
-        async with temporal_errors(incident_id, reading=True):
-            async with asyncio.timeout(wait.total_seconds()):
-                state: IncidentState = await handle.query(
-                    CrisisIncidentWorkflow.get_state, rpc_timeout=wait
-                )
-                return state
+        return await engine.query_state(
+            client, incident_id, CrisisIncidentWorkflow.get_state, name=incident_id, wait=wait
+        )
     except CaseNotFoundError:
         raise IncidentNotFoundError(incident_id) from None
 

@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from api import engine
 from api.auth import Principal, Role
 from api.contract import errors
 from api.deps import ClientDep, Handler, IdempotencyKey, SessionDep, SettingsDep, Supervisor
@@ -149,17 +150,18 @@ async def start_action(
         )
     except RPCError as err:
         raise EngineUnavailableError(f"could not start the action: {err.message}") from err
-    return await _query(handle, action_id)
+    return await _query(client, handle.id)
 
 
-async def _query(handle: WorkflowHandle[Any, Any], action_id: str) -> ActionState:
+async def _query(client: Client, action_id: str) -> ActionState:
     try:
-        async with temporal_errors(action_id, reading=True):
-            async with asyncio.timeout(ACTION_TIMEOUT.total_seconds()):
-                state: ActionState = await handle.query(
-                    ImprovementActionWorkflow.get_state, rpc_timeout=ACTION_TIMEOUT
-                )
-                return state
+        return await engine.query_state(
+            client,
+            action_id,
+            ImprovementActionWorkflow.get_state,
+            name=action_id,
+            wait=ACTION_TIMEOUT,
+        )
     except CaseNotFoundError:
         raise ActionNotFoundError(action_id) from None
 
@@ -192,7 +194,7 @@ async def _owner_or_supervisor(
     is on its way); 403 unless the caller owns it or is a supervisor."""
     state = action_state(session, action_id)
     if state is None:
-        state = await _query(client.get_workflow_handle(action_id), action_id)
+        state = await _query(client, action_id)
     if user.role is not Role.SUPERVISOR and state.owner != user.user:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"only a supervisor or {state.owner} may do this"
@@ -295,7 +297,7 @@ async def read_action(
 ) -> ActionState:
     """The action as its workflow holds it (its owner or a supervisor)."""
     await _owner_or_supervisor(session, client, action_id, user)
-    return await _query(client.get_workflow_handle(action_id), action_id)
+    return await _query(client, action_id)
 
 
 @router.post(
