@@ -7,12 +7,14 @@ throughput grows with processes, not with slots).
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,6 +42,7 @@ from workflows.crisis_incident import CrisisIncidentWorkflow
 from workflows.crisis_monitor import CrisisMonitorWorkflow
 from workflows.improvement_action import ImprovementActionWorkflow
 from workflows.reports import MonthlyReportWorkflow, QuarterlyReportWorkflow
+from workflows.sandbox import CompiledOnceSandboxedWorkflowRunner
 
 ACTIVITIES: Sequence[Callable[..., Any]] = (
     deadlines.resolve_case_policy,
@@ -103,6 +106,7 @@ def build_worker(
             ImprovementActionWorkflow,
         ],
         activities=list(activities),
+        workflow_runner=CompiledOnceSandboxedWorkflowRunner(),
         # Synchronous activities run in this pool, never on the event loop that drives
         # workflow tasks; one thread per slot of both kinds (``WorkerSizing``).
         activity_executor=ThreadPoolExecutor(max_workers=sizing.threads),
@@ -118,6 +122,17 @@ def sizing_from(settings: Settings) -> WorkerSizing:
     if settings.worker_cached_workflows is None:
         return SIZING
     return replace(SIZING, cached_workflows=settings.worker_cached_workflows)
+
+
+def compile_workflow_modules() -> None:
+    """Write the workflow modules' bytecode before taking work.
+
+    The sandbox imports a workflow's module afresh for every case it loads (only the
+    modules passed through are shared); where bytecode writing is off
+    (``PYTHONDONTWRITEBYTECODE``), each of those imports compiled the source again.
+    A source tree that cannot be written is left as it is (quietly: it only costs time).
+    """
+    compileall.compile_dir(Path(__file__).parent / "workflows", quiet=2)
 
 
 # Exit status when the configuration is refused (a supervisor should not restart it).
@@ -154,6 +169,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = checked_settings()
     upgrade_to_head(settings.database_url)
+    compile_workflow_modules()
     try:
         runtime = metrics_runtime(settings)
     except ValueError as err:  # the SDK's exporter could not bind (port in use)

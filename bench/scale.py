@@ -193,8 +193,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-cached",
         type=int,
-        default=10_000,
-        help="the worker's cache of open cases (CASE_WORKER_CACHED_WORKFLOWS; 10,000)",
+        default=2_500,
+        help="the worker's cache of open cases (CASE_WORKER_CACHED_WORKFLOWS; 2,500)",
     )
     parser.add_argument("--batch", type=int, default=100, help="opens at once (100)")
     parser.add_argument(

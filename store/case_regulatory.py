@@ -22,11 +22,16 @@ def replace_case_regulatory(
     session: Session, *, case_id: str, regulatory: RegulatoryView | None
 ) -> None:
     """Make the case's regulatory rows match its state (none for a case under the
-    plan alone)."""
-    for table in (CLASSIFICATIONS, BANDS, REGULATORY):
-        session.exec(delete(table).where(table.c.case_id == case_id))
+    plan alone).
+
+    A case has its regulatory view from intake, before its first projection, or never
+    has one; so a case without one has no rows to delete, and its projection skips
+    the three statements.
+    """
     if regulatory is None:
         return
+    for table in (CLASSIFICATIONS, BANDS, REGULATORY):
+        session.exec(delete(table).where(table.c.case_id == case_id))
     session.exec(
         insert(REGULATORY),
         params=[

@@ -19,7 +19,7 @@ from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
 from store.case_regulatory import replace_case_regulatory
-from store.idempotent import ROWCOUNT, insert_once, table_of
+from store.idempotent import ROWCOUNT, insert_many_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
 # A case in one of these stages needs nobody's work (a resolved case may still be
@@ -110,9 +110,8 @@ def stored_last_seq(session: Session, *, case_id: str) -> int | None:
 
 def add_case_events(session: Session, *, case_id: str, events: Sequence[TimelineEvent]) -> int:
     """Store the timeline events not stored yet; returns how many were new."""
-    added = 0
-    for event in events:
-        row = CaseEventRow(
+    rows = [
+        CaseEventRow(
             case_id=case_id,
             seq=event.seq,
             type=event.type,
@@ -121,8 +120,9 @@ def add_case_events(session: Session, *, case_id: str, events: Sequence[Timeline
             detail=event.detail,
             data=event.model_dump(mode="json")["data"],
         )
-        added += insert_once(session, row)
-    return added
+        for event in events
+    ]
+    return insert_many_once(session, rows)
 
 
 def get_case_row(session: Session, *, case_id: str) -> CaseRow | None:
