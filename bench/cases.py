@@ -43,8 +43,8 @@ from stack.run import Stack, StackError, config_from_env
 from stack.tokens import DevToken, find_token, load_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-THROUGHPUT_TARGET = 0.7  # product cases/s >= 0.7 x bare cases/s
-OPEN_P99_TARGET = 1.5  # POST /v1/cases p99 <= 1.5 x bare update-with-start p99
+THROUGHPUT_TARGET = 0.8  # product cases/s >= 0.8 x bare cases/s
+OPEN_P99_TARGET = 1.3  # POST /v1/cases p99 <= 1.3 x bare update-with-start p99
 OPEN_LABEL = "POST /v1/cases"
 BARE_OPEN_LABEL = "start (update-with-start)"
 # Variables that would point our own stack somewhere else.

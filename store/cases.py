@@ -32,7 +32,8 @@ DEPARTMENT_STAGES: tuple[Stage, ...] = (
 MAX_PAGE = 500
 
 
-def _case_values(snapshot: CaseSnapshot) -> dict[str, Any]:
+def case_values(snapshot: CaseSnapshot) -> dict[str, Any]:
+    """The case row's columns from a snapshot (one step alone, or many at once)."""
     data = snapshot.model_dump(mode="json")
     return {
         "case_id": snapshot.case_id,
@@ -66,7 +67,7 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
     stored sequence number is kept.
     """
     table = table_of(CaseRow)
-    values = _case_values(snapshot)
+    values = case_values(snapshot)
     values["updated_at"] = datetime.now(UTC)
     values["last_seq"] = last_seq if last_seq is not None else 0
     updated = [name for name in values if name != "case_id"]
