@@ -69,13 +69,15 @@ class WorkerSizing:
     register write (a local activity) never queues behind slow deliveries, and the
     SDK never hands the pool more work than it has threads for. Local activities are
     short SQL writes, one per case step in flight; 64 covers the bench's 50
-    concurrent cases. Keeping open cases cached avoids replaying their history at
-    every deadline (see the operations guide for the memory it costs).
+    concurrent cases (their writes are committed together, ``store.group_commit``).
+    A cached case costs the worker about 270 KB (``bench/scale.py``): 2,500 keep a
+    worker under 1 GiB however many cases are open; the others are replayed from
+    their history at their next event.
     """
 
     activities: int = 32
     local_activities: int = 64
-    cached_workflows: int = 10_000
+    cached_workflows: int = 2_500
 
     @property
     def threads(self) -> int:

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         alias="CASE_WORKER_CACHED_WORKFLOWS",
-        description="open cases the worker keeps in memory (unset: 10,000); each costs memory,"
+        description="open cases the worker keeps in memory (unset: 2,500); each costs memory,"
         " an evicted one is replayed from history at its next event",
     )
     # The worker's identity as Temporal records it (default: the SDK's pid@host).

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # A batch this large is some 2,000 bound values: far below SQLite's limit of 32,766.
 MAX_BATCH = 64
+# How long a caller waits for its write before giving up with TimeoutError (an
+# activity retried then writes again, which every projection write allows).
+WRITE_TIMEOUT_SECONDS = 60.0
 
 
 class GroupWriter(Generic[J, R]):
@@ -57,7 +60,7 @@ class GroupWriter(Generic[J, R]):
         """Write ``job`` with whatever else is waiting; its result, or its error."""
         done: Future[R] = Future()
         self._jobs.put((job, done))
-        return done.result()
+        return done.result(timeout=WRITE_TIMEOUT_SECONDS)
 
     def _serve(self) -> None:
         while True:
@@ -67,7 +70,13 @@ class GroupWriter(Generic[J, R]):
                     batch.append(self._jobs.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            try:
+                self._write(batch)
+            except BaseException as err:  # never leave a caller waiting on a dead thread
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(err)
+                raise
 
     def _write(self, batch: list[tuple[J, Future[R]]]) -> None:
         if len(batch) > 1:

@@ -15,9 +15,9 @@ def test_unset_keeps_the_default_sizing(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_the_variable_sets_the_cache_size_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASE_WORKER_CACHED_WORKFLOWS", "2500")
+    monkeypatch.setenv("CASE_WORKER_CACHED_WORKFLOWS", "4000")
     sizing = sizing_from(Settings())
-    assert sizing.cached_workflows == 2500
+    assert sizing.cached_workflows == 4000 != SIZING.cached_workflows
     assert (sizing.activities, sizing.local_activities) == (
         SIZING.activities,
         SIZING.local_activities,
