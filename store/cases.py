@@ -109,9 +109,9 @@ def stored_last_seq(session: Session, *, case_id: str) -> int | None:
     return session.exec(select(CaseRow.last_seq).where(CaseRow.case_id == case_id)).first()
 
 
-def add_case_events(session: Session, *, case_id: str, events: Sequence[TimelineEvent]) -> int:
-    """Store the timeline events not stored yet; returns how many were new."""
-    rows = [
+def event_rows(case_id: str, events: Sequence[TimelineEvent]) -> list[CaseEventRow]:
+    """The register's rows of a case's timeline events."""
+    return [
         CaseEventRow(
             case_id=case_id,
             seq=event.seq,
@@ -123,7 +123,11 @@ def add_case_events(session: Session, *, case_id: str, events: Sequence[Timeline
         )
         for event in events
     ]
-    return insert_many_once(session, rows)
+
+
+def add_case_events(session: Session, *, case_id: str, events: Sequence[TimelineEvent]) -> int:
+    """Store the timeline events not stored yet; returns how many were new."""
+    return insert_many_once(session, event_rows(case_id, events))
 
 
 def get_case_row(session: Session, *, case_id: str) -> CaseRow | None:

@@ -9,19 +9,26 @@ step writes is the same as ``upsert_case`` and ``add_case_events`` write for it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from contracts.activities import CaseProgressInput
 from store.case_clocks import CASE_CLOCKS, clock_values
 from store.case_regulatory import replace_case_regulatory
-from store.cases import add_case_events, case_values, upsert_case
+from store.cases import add_case_events, case_values, event_rows, upsert_case
 from store.idempotent import insert_many_once, table_of
 from store.tables import CaseEventRow, CaseRow
+
+# Both dialects' INSERT has the same ON CONFLICT DO UPDATE ... RETURNING.
+UPSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 def last_seq_of(progress: CaseProgressInput) -> int | None:
@@ -69,18 +76,10 @@ def project_many(session: Session, batch: Sequence[CaseProgressInput]) -> list[b
                 session, case_id=snapshot.case_id, regulatory=snapshot.regulatory
             )
     events = [
-        CaseEventRow(
-            case_id=progress.snapshot.case_id,
-            seq=event.seq,
-            type=event.type,
-            at=event.at,
-            actor=event.actor,
-            detail=event.detail,
-            data=event.model_dump(mode="json")["data"],
-        )
+        row
         for progress in sorted(batch, key=lambda p: p.snapshot.case_id)
         if last_seq_of(progress) is not None
-        for event in progress.events
+        for row in event_rows(progress.snapshot.case_id, progress.events)
     ]
     insert_many_once(session, _unique_events(events))
     return results
@@ -113,22 +112,14 @@ def _upsert_rows(session: Session, batch: Sequence[CaseProgressInput]) -> set[st
         rows.append(values)
     updated = [name for name in rows[0] if name != "case_id"]
     dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        sqlite_insert = sqlite.insert(table).values(rows)
-        statement = sqlite_insert.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={name: sqlite_insert.excluded[name] for name in updated},
-            where=table.c.last_seq <= sqlite_insert.excluded.last_seq,
-        ).returning(table.c.case_id)
-    elif dialect == "postgresql":
-        pg_insert = postgresql.insert(table).values(rows)
-        statement = pg_insert.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={name: pg_insert.excluded[name] for name in updated},
-            where=table.c.last_seq <= pg_insert.excluded.last_seq,
-        ).returning(table.c.case_id)
-    else:
+    if dialect not in UPSERTS:
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+    rows_insert = UPSERTS[dialect](table).values(rows)
+    statement = rows_insert.on_conflict_do_update(
+        index_elements=["case_id"],
+        set_={name: rows_insert.excluded[name] for name in updated},
+        where=table.c.last_seq <= rows_insert.excluded.last_seq,
+    ).returning(table.c.case_id)
     # RETURNING names the rows inserted or updated, not those the WHERE kept.
     return set(session.exec(statement).scalars().all())
 

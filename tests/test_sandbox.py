@@ -39,16 +39,20 @@ async def test_the_case_worker_runs_its_workflows_in_this_runner(
     assert isinstance(worker.config()["workflow_runner"], CompiledOnceSandboxedWorkflowRunner)
 
 
+def sandboxed_worker(env: WorkflowEnvironment, queue: str, workflow: type) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[workflow],
+        workflow_runner=CompiledOnceSandboxedWorkflowRunner(),
+    )
+
+
 async def test_workflows_run_and_the_glue_is_compiled_once(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     queue = f"sandbox-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=queue,
-        workflows=[Echo],
-        workflow_runner=CompiledOnceSandboxedWorkflowRunner(),
-    ):
+    async with sandboxed_worker(time_skipping_env, queue, Echo):
         first = await time_skipping_env.client.execute_workflow(
             Echo.run, "a", id=f"echo-{uuid.uuid4()}", task_queue=queue
         )
@@ -67,12 +71,7 @@ async def test_a_restricted_call_is_still_refused(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     queue = f"sandbox-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=queue,
-        workflows=[ReadsTheClock],
-        workflow_runner=CompiledOnceSandboxedWorkflowRunner(),
-    ):
+    async with sandboxed_worker(time_skipping_env, queue, ReadsTheClock):
         handle = await time_skipping_env.client.start_workflow(
             ReadsTheClock.run,
             id=f"clock-{uuid.uuid4()}",
