@@ -47,20 +47,24 @@ def final_state(history: WorkflowHistory) -> CaseState:
 def test_stored_histories_are_append_only() -> None:
     """A stored history is the past of cases that may still be running: it is never
     edited or removed (guard the change with ``workflow.patched`` and store the new
-    history beside it). Each file's hash is in ``SHA256SUMS`` (the first histories) or in
+    history beside it). Each file's hash is in ``SHA256SUMS`` (the first histories; four are
+    in both) or in
     its own ``NAME.json.sha256`` beside it, which the recorder writes: adding a history
     adds files and never edits one."""
-    listed = {}
+    # Every (name, digest) line counts: a history listed in SHA256SUMS and beside it
+    # must match both.
+    listed: list[tuple[str, str]] = []
     for sums in [HISTORIES / "SHA256SUMS", *sorted(HISTORIES.glob("*.json.sha256"))]:
         for line in sums.read_text(encoding="utf-8").splitlines():
             digest, name = line.split()
-            listed[name] = digest
+            listed.append((name, digest))
+    names = {name for name, _ in listed}
     present = {path.name for path in STORED}
-    assert set(listed) - present == set(), "a stored history was removed"
-    assert present - set(listed) == set(), "a stored history has no NAME.json.sha256 beside it"
+    assert names - present == set(), "a stored history was removed"
+    assert present - names == set(), "a stored history has no NAME.json.sha256 beside it"
     changed = [
         name
-        for name, digest in listed.items()
+        for name, digest in listed
         if hashlib.sha256((HISTORIES / name).read_bytes()).hexdigest() != digest
     ]
     assert changed == [], "stored histories were changed"
