@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
 from store.case_regulatory import replace_case_regulatory
-from store.idempotent import ROWCOUNT, insert_many_once, table_of
+from store.idempotent import insert_many_once, table_of, upsert_insert
 from store.tables import CaseEventRow, CaseRow
 
 # A case in one of these stages needs nobody's work (a resolved case may still be
@@ -66,42 +65,37 @@ def upsert_case(session: Session, *, snapshot: CaseSnapshot, last_seq: int | Non
     snapshot cannot be ordered (it came with no events): it is applied and the
     stored sequence number is kept.
     """
-    table = table_of(CaseRow)
     values = case_values(snapshot)
     values["updated_at"] = datetime.now(UTC)
     values["last_seq"] = last_seq if last_seq is not None else 0
-    updated = [name for name in values if name != "case_id"]
-    if last_seq is None:
-        updated.remove("last_seq")
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        sqlite_insert = sqlite.insert(table).values(values)
-        sqlite_stmt = sqlite_insert.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={name: sqlite_insert.excluded[name] for name in updated},
-            where=(
-                table.c.last_seq <= sqlite_insert.excluded.last_seq
-                if last_seq is not None
-                else None
-            ),
-        )
-        applied = session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
-    elif dialect == "postgresql":
-        pg_insert = postgresql.insert(table).values(values)
-        pg_stmt = pg_insert.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={name: pg_insert.excluded[name] for name in updated},
-            where=(
-                table.c.last_seq <= pg_insert.excluded.last_seq if last_seq is not None else None
-            ),
-        )
-        applied = session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
-    else:
-        raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+    applied = snapshot.case_id in upsert_case_rows(session, [values], ordered=last_seq is not None)
     if applied:
         replace_case_clocks(session, case_id=snapshot.case_id, clocks=snapshot.clocks.values())
         replace_case_regulatory(session, case_id=snapshot.case_id, regulatory=snapshot.regulatory)
     return applied
+
+
+def upsert_case_rows(session: Session, rows: list[dict[str, Any]], *, ordered: bool) -> set[str]:
+    """Insert or update case rows (``case_values`` plus ``updated_at`` and ``last_seq``)
+    in one statement; the IDs whose row now holds the values given.
+
+    ``ordered``: a stored row with a higher ``last_seq`` is kept (a late retry changes
+    nothing). Unordered rows always apply and keep the stored ``last_seq``.
+    """
+    table = table_of(CaseRow)
+    statement = upsert_insert(session, table)
+    if statement is None:
+        dialect = session.get_bind().dialect.name
+        raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
+    updated = [name for name in rows[0] if name != "case_id" and (ordered or name != "last_seq")]
+    row = statement.values(rows)
+    upsert = row.on_conflict_do_update(
+        index_elements=["case_id"],
+        set_={name: row.excluded[name] for name in updated},
+        where=table.c.last_seq <= row.excluded.last_seq if ordered else None,
+    ).returning(table.c.case_id)
+    # RETURNING names the rows inserted or updated, not those the WHERE kept.
+    return set(session.exec(upsert).scalars().all())
 
 
 def stored_last_seq(session: Session, *, case_id: str) -> int | None:

@@ -8,7 +8,7 @@ racing each other cannot both insert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -28,6 +28,19 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+# The two dialects whose INSERT has ON CONFLICT (DO NOTHING, DO UPDATE ... RETURNING).
+UPSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def upsert_insert(session: Session, table: Table) -> Any | None:
+    """The session's dialect's INSERT with ON CONFLICT, or ``None`` if it has none."""
+    make = UPSERTS.get(session.get_bind().dialect.name)
+    return None if make is None else make(table)
+
+
 def row_values(row: SQLModel) -> dict[str, Any]:
     """The row's column values, keyed by column name."""
     return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}
@@ -43,38 +56,21 @@ def insert_many_once(session: Session, rows: Sequence[SQLModel]) -> int:
     if not rows:
         return 0
     table = table_of(type(rows[0]))
-    values = [row_values(row) for row in rows]
     keys = [column.name for column in table.primary_key.columns]
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        sqlite_stmt = (
-            sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
-        )
-        return session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount
-    if dialect == "postgresql":
-        pg_stmt = (
-            postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
-        )
-        return session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount
-    return sum(insert_once(session, row) for row in rows)
+    statement = upsert_insert(session, table)
+    if statement is not None:
+        values = [row_values(row) for row in rows]
+        inserted = statement.values(values).on_conflict_do_nothing(index_elements=keys)
+        return int(session.exec(inserted, execution_options=ROWCOUNT).rowcount)
+    return sum(_insert_in_savepoint(session, table, row_values(row)) for row in rows)
 
 
 def insert_once(session: Session, row: SQLModel) -> bool:
     """Insert ``row`` unless a row with its primary key exists; ``True`` if inserted."""
-    table = table_of(type(row))
-    values = row_values(row)
-    keys = [column.name for column in table.primary_key.columns]
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        sqlite_stmt = (
-            sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
-        )
-        return session.exec(sqlite_stmt, execution_options=ROWCOUNT).rowcount == 1
-    if dialect == "postgresql":
-        pg_stmt = (
-            postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
-        )
-        return session.exec(pg_stmt, execution_options=ROWCOUNT).rowcount == 1
+    return insert_many_once(session, [row]) == 1
+
+
+def _insert_in_savepoint(session: Session, table: Table, values: dict[str, Any]) -> bool:
     # Other databases: a savepoint, so a duplicate leaves the outer transaction intact.
     try:
         with session.begin_nested():

@@ -9,26 +9,17 @@ step writes is the same as ``upsert_case`` and ``add_case_events`` write for it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Table, delete, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, insert
 from sqlmodel import Session
 
 from contracts.activities import CaseProgressInput
 from store.case_clocks import CASE_CLOCKS, clock_values
 from store.case_regulatory import replace_case_regulatory
-from store.cases import add_case_events, case_values, event_rows, upsert_case
-from store.idempotent import insert_many_once, table_of
-from store.tables import CaseEventRow, CaseRow
-
-# Both dialects' INSERT has the same ON CONFLICT DO UPDATE ... RETURNING.
-UPSERTS: dict[str, Callable[[Table], Any]] = {
-    "sqlite": sqlite.insert,
-    "postgresql": postgresql.insert,
-}
+from store.cases import add_case_events, case_values, event_rows, upsert_case, upsert_case_rows
+from store.idempotent import insert_many_once
 
 
 def last_seq_of(progress: CaseProgressInput) -> int | None:
@@ -53,75 +44,51 @@ def project_many(session: Session, batch: Sequence[CaseProgressInput]) -> list[b
     writing overlapping batches lock them in the same order.
     """
     results = [False] * len(batch)
+    seqs = [last_seq_of(progress) for progress in batch]
     newest: dict[str, int] = {}
-    for index, progress in enumerate(batch):
-        seq = last_seq_of(progress)
+    for index, (progress, seq) in enumerate(zip(batch, seqs, strict=True)):
         if seq is None:
             # Unordered snapshots are rare (a projection with no new events): alone.
             results[index] = project_one(session, progress)
             continue
-        case_id = progress.snapshot.case_id
-        held = newest.get(case_id)
-        if held is None or seq > (last_seq_of(batch[held]) or -1):
-            newest[case_id] = index
-    chosen = sorted(newest.values(), key=lambda i: batch[i].snapshot.case_id)
-    applied = _upsert_rows(session, [batch[i] for i in chosen])
-    for index in chosen:
+        held = newest.setdefault(progress.snapshot.case_id, index)
+        if seq > (seqs[held] or -1):
+            newest[progress.snapshot.case_id] = index
+    chosen = [batch[i] for i in sorted(newest.values(), key=lambda i: batch[i].snapshot.case_id)]
+    applied = _upsert_rows(session, chosen)
+    for index in newest.values():
         results[index] = batch[index].snapshot.case_id in applied
-    _replace_clocks(session, [batch[i] for i in chosen if batch[i].snapshot.case_id in applied])
-    for index in chosen:
-        snapshot = batch[index].snapshot
-        if snapshot.case_id in applied and snapshot.regulatory is not None:
+    written = [progress for progress in chosen if progress.snapshot.case_id in applied]
+    _replace_clocks(session, written)
+    for progress in written:
+        if progress.snapshot.regulatory is not None:
             replace_case_regulatory(
-                session, case_id=snapshot.case_id, regulatory=snapshot.regulatory
+                session, case_id=progress.snapshot.case_id, regulatory=progress.snapshot.regulatory
             )
-    events = [
-        row
-        for progress in sorted(batch, key=lambda p: p.snapshot.case_id)
-        if last_seq_of(progress) is not None
-        for row in event_rows(progress.snapshot.case_id, progress.events)
-    ]
-    insert_many_once(session, _unique_events(events))
-    return results
-
-
-def _unique_events(rows: list[CaseEventRow]) -> list[CaseEventRow]:
     # Two attempts of one step in a batch carry the same events: one statement may not
-    # name a key twice on PostgreSQL.
-    seen: set[tuple[str, int]] = set()
-    unique = []
-    for row in rows:
-        key = (row.case_id, row.seq)
-        if key not in seen:
-            seen.add(key)
-            unique.append(row)
-    return unique
+    # name a key twice on PostgreSQL, so each (case, seq) goes in once.
+    events = {
+        (row.case_id, row.seq): row
+        for progress, seq in sorted(
+            zip(batch, seqs, strict=True), key=lambda p: p[0].snapshot.case_id
+        )
+        if seq is not None
+        for row in event_rows(progress.snapshot.case_id, progress.events)
+    }
+    insert_many_once(session, list(events.values()))
+    return results
 
 
 def _upsert_rows(session: Session, batch: Sequence[CaseProgressInput]) -> set[str]:
     """Insert or update the case rows; the IDs whose row now holds the snapshot."""
     if not batch:
         return set()
-    table = table_of(CaseRow)
     now = datetime.now(UTC)
-    rows = []
-    for progress in batch:
-        values = case_values(progress.snapshot)
-        values["updated_at"] = now
-        values["last_seq"] = last_seq_of(progress)
-        rows.append(values)
-    updated = [name for name in rows[0] if name != "case_id"]
-    dialect = session.get_bind().dialect.name
-    if dialect not in UPSERTS:
-        raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
-    rows_insert = UPSERTS[dialect](table).values(rows)
-    statement = rows_insert.on_conflict_do_update(
-        index_elements=["case_id"],
-        set_={name: rows_insert.excluded[name] for name in updated},
-        where=table.c.last_seq <= rows_insert.excluded.last_seq,
-    ).returning(table.c.case_id)
-    # RETURNING names the rows inserted or updated, not those the WHERE kept.
-    return set(session.exec(statement).scalars().all())
+    rows = [
+        case_values(progress.snapshot) | {"updated_at": now, "last_seq": last_seq_of(progress)}
+        for progress in batch
+    ]
+    return upsert_case_rows(session, rows, ordered=True)
 
 
 def _replace_clocks(session: Session, batch: Sequence[CaseProgressInput]) -> None:

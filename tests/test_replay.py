@@ -47,10 +47,9 @@ def final_state(history: WorkflowHistory) -> CaseState:
 def test_stored_histories_are_append_only() -> None:
     """A stored history is the past of cases that may still be running: it is never
     edited or removed (guard the change with ``workflow.patched`` and store the new
-    history beside it). Each file's hash is in ``SHA256SUMS`` (the first histories; four are
-    in both) or in
-    its own ``NAME.json.sha256`` beside it, which the recorder writes: adding a history
-    adds files and never edits one."""
+    history beside it). Each file's hash is in ``SHA256SUMS`` (the first histories; four
+    are in both) or in its own ``NAME.json.sha256`` beside it, which the recorder
+    writes: adding a history adds files and never edits one."""
     # Every (name, digest) line counts: a history listed in SHA256SUMS and beside it
     # must match both.
     listed: list[tuple[str, str]] = []
