@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
 from activities import (
     deadlines,
@@ -47,6 +47,7 @@ from workflows.sandbox import CompiledOnceSandboxedWorkflowRunner
 ACTIVITIES: Sequence[Callable[..., Any]] = (
     deadlines.resolve_case_policy,
     deadlines.compute_deadline,
+    deadlines.resolve_case_intake,
     register.record_case_progress,
     departments.dispatch_to_department,
     notifications.notify_customer,
@@ -87,6 +88,20 @@ class WorkerSizing:
 SIZING = WorkerSizing()
 
 
+def workflow_runner(*, sandboxed: bool) -> WorkflowRunner:
+    """The SDK's sandbox (glue compiled once), or the workflows run as plain code.
+
+    The sandbox re-imports each workflow's modules for every case it loads and checks
+    every activation against non-deterministic calls (the wall clock, I/O, threads):
+    a guard for writing workflow code, paid on every task. Every workflow test runs
+    the code in it (``build_worker``'s default), and ``tests/test_architecture.py``
+    keeps I/O modules out of ``workflows/``; so a production worker may run without
+    it (``CASE_WORKER_SANDBOX``, off by default): measured in ``bench/README.md``, a
+    sixth of the worker's CPU per case and most of a cached case's memory.
+    """
+    return CompiledOnceSandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -94,8 +109,13 @@ def build_worker(
     task_queue: str | None = None,
     activities: Sequence[Callable[..., Any]] = ACTIVITIES,
     sizing: WorkerSizing = SIZING,
+    sandboxed: bool = True,
 ) -> Worker:
-    """A worker for the case task queue; tests pass their own queue or stand-ins."""
+    """A worker for the case task queue; tests pass their own queue or stand-ins.
+
+    ``sandboxed`` unless the caller says otherwise: the tests check every workflow
+    inside the sandbox; ``main`` follows ``CASE_WORKER_SANDBOX``.
+    """
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -108,7 +128,7 @@ def build_worker(
             ImprovementActionWorkflow,
         ],
         activities=list(activities),
-        workflow_runner=CompiledOnceSandboxedWorkflowRunner(),
+        workflow_runner=workflow_runner(sandboxed=sandboxed),
         # Synchronous activities run in this pool, never on the event loop that drives
         # workflow tasks; one thread per slot of both kinds (``WorkerSizing``).
         activity_executor=ThreadPoolExecutor(max_workers=sizing.threads),
@@ -179,16 +199,17 @@ async def main() -> None:
         sys.exit(EXIT_CONFIG)
     client = await connect_client(settings, runtime=runtime)
     sizing = sizing_from(settings)
-    worker = build_worker(client, settings, sizing=sizing)
+    worker = build_worker(client, settings, sizing=sizing, sandboxed=settings.worker_sandbox)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with worker:
         logging.info(
-            "Case worker polling task queue %r, caching up to %d open cases",
+            "Case worker polling task queue %r, caching up to %d open cases, sandbox %s",
             settings.task_queue,
             sizing.cached_workflows,
+            "on" if settings.worker_sandbox else "off",
         )
         if settings.worker_metrics_port is not None:
             logging.info(

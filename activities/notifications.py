@@ -209,23 +209,24 @@ def notify_customer(input: CustomerNotificationInput) -> DeliveryResult:
     except TemplateError as err:
         raise ApplicationError(str(err), type="TemplateError", non_retryable=True) from err
     channel, recipient = contact_channel(customer)
+    queued = CustomerNotification(
+        notification_id=input.notification_id,
+        case_id=input.case_id,
+        customer_id=customer.id,
+        template=input.template.value,
+        channel=channel,
+        recipient=recipient,
+        language=customer.language.value,
+        subject=message.subject,
+        body=message.body,
+        created_at=datetime.now(UTC),
+    )
     with session_scope(settings.database_url, write=True) as session:
-        insert_once(
-            session,
-            CustomerNotification(
-                notification_id=input.notification_id,
-                case_id=input.case_id,
-                customer_id=customer.id,
-                template=input.template.value,
-                channel=channel,
-                recipient=recipient,
-                language=customer.language.value,
-                subject=message.subject,
-                body=message.body,
-                created_at=datetime.now(UTC),
-            ),
-        )
-        row = get_customer_notification(session, notification_id=input.notification_id)
+        # A first attempt stored exactly ``queued``; only a retry reads what is stored.
+        if insert_once(session, queued):
+            row: CustomerNotification | None = queued
+        else:
+            row = get_customer_notification(session, notification_id=input.notification_id)
     assert row is not None
     # A retry sends what the first attempt stored, not a fresh rendering.
     if (settled := _settled(row, "notification")) is not None:
@@ -262,24 +263,25 @@ def notify_customer(input: CustomerNotificationInput) -> DeliveryResult:
 def notify_staff(input: StaffNotificationInput) -> DeliveryResult:
     """Warnings, breaches and escalations to the responsible person or role."""
     settings = get_settings()
+    queued = StaffNotification(
+        notification_id=input.notification_id,
+        case_id=input.case_id,
+        kind=input.kind.value,
+        clock=input.clock.value if input.clock else None,
+        recipient_role=input.recipient_role,
+        recipient_user=input.recipient_user,
+        department=input.department,
+        level=input.level,
+        deadline=input.deadline,
+        message=input.message,
+        created_at=datetime.now(UTC),
+    )
     with session_scope(settings.database_url, write=True) as session:
-        insert_once(
-            session,
-            StaffNotification(
-                notification_id=input.notification_id,
-                case_id=input.case_id,
-                kind=input.kind.value,
-                clock=input.clock.value if input.clock else None,
-                recipient_role=input.recipient_role,
-                recipient_user=input.recipient_user,
-                department=input.department,
-                level=input.level,
-                deadline=input.deadline,
-                message=input.message,
-                created_at=datetime.now(UTC),
-            ),
-        )
-        row = get_staff_notification(session, notification_id=input.notification_id)
+        # A first attempt stored exactly ``queued``; only a retry reads what is stored.
+        if insert_once(session, queued):
+            row: StaffNotification | None = queued
+        else:
+            row = get_staff_notification(session, notification_id=input.notification_id)
     assert row is not None
     if (settled := _settled(row, "staff alert")) is not None:
         return settled

@@ -3,7 +3,7 @@ session, and the caller with the roles each route allows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -16,13 +16,17 @@ from codec.http import codec_cors_origins
 from settings.app import Settings
 from store.db import session_scope
 
+# The dependencies that do no I/O are coroutines: FastAPI runs a plain ``def``
+# dependency in its thread pool, a hand-off to another thread and back for each one on
+# every request (a sixth of the API's interpreter time under load, ``bench/README.md``).
 
-def get_client(request: Request) -> Client:
+
+async def get_client(request: Request) -> Client:
     client: Client = request.app.state.client
     return client
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -47,11 +51,15 @@ def _unauthorised(detail: str) -> HTTPException:
     )
 
 
-def get_current_user(
+async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller behind the bearer token; 401 without one or with an unknown one."""
+    return _principal(request, credentials)
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorised("a bearer token is required")
     tokens: TokenTable = request.app.state.tokens
@@ -64,17 +72,21 @@ def get_current_user(
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for any other role)."""
     allowed = frozenset(roles)
 
-    def check(user: CurrentUser) -> Principal:
-        if user.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"only {names} may do this")
-        return user
+    async def check(user: CurrentUser) -> Principal:
+        return _in_roles(user, allowed)
 
     return check
+
+
+def _in_roles(user: Principal, allowed: frozenset[Role]) -> Principal:
+    if user.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"only {names} may do this")
+    return user
 
 
 # Who may do what (REQUIREMENTS "Who uses it").
@@ -88,10 +100,9 @@ DepartmentActor = Annotated[
     Principal, Depends(require_roles(Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR))
 ]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
-supervisor_only = require_roles(Role.SUPERVISOR)
 
 
-def codec_caller(
+async def codec_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
@@ -112,7 +123,7 @@ def codec_caller(
         and origin in codec_cors_origins(settings)
     ):
         return None
-    return supervisor_only(get_current_user(request, credentials))
+    return _in_roles(_principal(request, credentials), frozenset({Role.SUPERVISOR}))
 
 
 def ensure_department_scope(user: Principal, department: str | None) -> None:

@@ -51,6 +51,22 @@ class DeadlineResult(BaseModel):
     overlay_version: str | None = None
 
 
+class ResolveIntakeInput(BaseModel):
+    """Intake in one local activity: the case's policy, and the deadlines of those of
+    its receipt clocks that count working days, all from ``start``."""
+
+    kind: CaseKind
+    priority: Priority
+    start: datetime
+    clocks: list[ClockName]
+
+
+class IntakeResolution(BaseModel):
+    policy: ResolvedPolicy
+    # Only the working-day clocks: a duration clock's deadline is the workflow's sum.
+    deadlines: dict[ClockName, DeadlineResult] = Field(default_factory=dict)
+
+
 class CaseSnapshot(BaseModel):
     """The register's row for one case: a projection of the workflow's state."""
 
@@ -187,6 +203,7 @@ class ActivityRef(Generic[InputT, ResultT]):
 
 RESOLVE_CASE_POLICY = ActivityRef("resolve_case_policy", ResolvePolicyInput, ResolvedPolicy)
 COMPUTE_DEADLINE = ActivityRef("compute_deadline", ComputeDeadlineInput, DeadlineResult)
+RESOLVE_CASE_INTAKE = ActivityRef("resolve_case_intake", ResolveIntakeInput, IntakeResolution)
 RECORD_CASE_PROGRESS = ActivityRef("record_case_progress", CaseProgressInput, type(None))
 DISPATCH_TO_DEPARTMENT = ActivityRef(
     "dispatch_to_department", DepartmentDispatchInput, DeliveryResult
@@ -200,6 +217,7 @@ RECORD_FEEDBACK = ActivityRef("record_feedback", FeedbackRecordInput, type(None)
 CASE_ACTIVITIES: tuple[ActivityRef[Any, Any], ...] = (
     RESOLVE_CASE_POLICY,
     COMPUTE_DEADLINE,
+    RESOLVE_CASE_INTAKE,
     RECORD_CASE_PROGRESS,
     DISPATCH_TO_DEPARTMENT,
     NOTIFY_CUSTOMER,

@@ -52,4 +52,4 @@ def replace_case_clocks(session: Session, *, case_id: str, clocks: Iterable[Cloc
     session.exec(delete(clocks_table).where(clocks_table.c.case_id == case_id))
     rows = [clock_values(case_id, clock) for clock in clocks]
     if rows:
-        session.exec(insert(clocks_table), params=rows)
+        session.connection().execute(insert(clocks_table), rows)

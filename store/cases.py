@@ -18,7 +18,7 @@ from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
 from store.case_regulatory import replace_case_regulatory
-from store.idempotent import insert_many_once, table_of, upsert_insert
+from store.idempotent import UPSERTS, cached_statement, insert_values_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
 # A case in one of these stages needs nobody's work (a resolved case may still be
@@ -82,20 +82,36 @@ def upsert_case_rows(session: Session, rows: list[dict[str, Any]], *, ordered: b
     ``ordered``: a stored row with a higher ``last_seq`` is kept (a late retry changes
     nothing). Unordered rows always apply and keep the stored ``last_seq``.
     """
-    table = table_of(CaseRow)
-    statement = upsert_insert(session, table)
-    if statement is None:
-        dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect.name
+    if dialect not in UPSERTS:
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
-    updated = [name for name in rows[0] if name != "case_id" and (ordered or name != "last_seq")]
-    row = statement.values(rows)
-    upsert = row.on_conflict_do_update(
-        index_elements=["case_id"],
-        set_={name: row.excluded[name] for name in updated},
-        where=table.c.last_seq <= row.excluded.last_seq if ordered else None,
-    ).returning(table.c.case_id)
+    build = _ordered_case_upsert if ordered else _unordered_case_upsert
+    statement = cached_statement(dialect, table_of(CaseRow), build)
+    parameters: Any = rows[0] if len(rows) == 1 else rows
     # RETURNING names the rows inserted or updated, not those the WHERE kept.
-    return set(session.exec(upsert).scalars().all())
+    return set(session.connection().execute(statement, parameters).scalars().all())
+
+
+def _case_upsert(insert: Any, *, ordered: bool) -> Any:
+    table = insert.table
+    updated = [
+        column.name
+        for column in table.columns
+        if column.name != "case_id" and (ordered or column.name != "last_seq")
+    ]
+    return insert.on_conflict_do_update(
+        index_elements=["case_id"],
+        set_={name: insert.excluded[name] for name in updated},
+        where=table.c.last_seq <= insert.excluded.last_seq if ordered else None,
+    ).returning(table.c.case_id)
+
+
+def _ordered_case_upsert(insert: Any) -> Any:
+    return _case_upsert(insert, ordered=True)
+
+
+def _unordered_case_upsert(insert: Any) -> Any:
+    return _case_upsert(insert, ordered=False)
 
 
 def stored_last_seq(session: Session, *, case_id: str) -> int | None:
@@ -105,23 +121,28 @@ def stored_last_seq(session: Session, *, case_id: str) -> int | None:
 
 def event_rows(case_id: str, events: Sequence[TimelineEvent]) -> list[CaseEventRow]:
     """The register's rows of a case's timeline events."""
+    return [CaseEventRow(**values) for values in event_values(case_id, events)]
+
+
+def event_values(case_id: str, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
+    """The column values of a case's timeline events (``event_rows`` without models)."""
     return [
-        CaseEventRow(
-            case_id=case_id,
-            seq=event.seq,
-            type=event.type,
-            at=event.at,
-            actor=event.actor,
-            detail=event.detail,
-            data=event.model_dump(mode="json")["data"],
-        )
+        {
+            "case_id": case_id,
+            "seq": event.seq,
+            "type": event.type,
+            "at": event.at,
+            "actor": event.actor,
+            "detail": event.detail,
+            "data": event.model_dump(mode="json")["data"],
+        }
         for event in events
     ]
 
 
 def add_case_events(session: Session, *, case_id: str, events: Sequence[TimelineEvent]) -> int:
     """Store the timeline events not stored yet; returns how many were new."""
-    return insert_many_once(session, event_rows(case_id, events))
+    return insert_values_once(session, table_of(CaseEventRow), event_values(case_id, events))
 
 
 def get_case_row(session: Session, *, case_id: str) -> CaseRow | None:

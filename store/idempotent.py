@@ -8,6 +8,7 @@ racing each other cannot both insert.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,28 +42,54 @@ def upsert_insert(session: Session, table: Table) -> Any | None:
     return None if make is None else make(table)
 
 
+@functools.lru_cache(maxsize=128)
+def cached_statement(dialect: str, table: Table, build: Callable[[Any], Any]) -> Any:
+    """``build(insert)`` for the dialect's ON CONFLICT INSERT into ``table``, made once.
+
+    A statement is executed with its rows as parameters (an executemany, which
+    SQLAlchemy sends as multi-row INSERTs), never with the rows baked into it: one
+    built with ``.values(rows)`` is a new statement for every batch size, compiled
+    again on each write, and that compiling was the largest part of the register's
+    CPU under load (``bench/README.md``). ``build`` must be a module-level function
+    (it is part of the cache key).
+    """
+    return build(UPSERTS[dialect](table))
+
+
 def row_values(row: SQLModel) -> dict[str, Any]:
     """The row's column values, keyed by column name."""
     return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}
 
 
+def _do_nothing_on_conflict(insert: Any) -> Any:
+    keys = [column.name for column in insert.table.primary_key.columns]
+    return insert.on_conflict_do_nothing(index_elements=keys)
+
+
 def insert_many_once(session: Session, rows: Sequence[SQLModel]) -> int:
     """Insert the rows whose primary keys are not stored yet, in one statement on
-    SQLite and PostgreSQL; returns how many were inserted.
+    SQLite and PostgreSQL; returns how many were inserted."""
+    if not rows:
+        return 0
+    return insert_values_once(session, table_of(type(rows[0])), [row_values(row) for row in rows])
+
+
+def insert_values_once(session: Session, table: Table, values: list[dict[str, Any]]) -> int:
+    """As ``insert_many_once``, for rows given as column values (all with the same
+    columns): the hot paths skip building model objects only to read them back.
 
     One statement, not one a row: under load every statement is a wait for the
     interpreter lock and, on SQLite, time the file's write lock is held longer.
     """
-    if not rows:
+    if not values:
         return 0
-    table = table_of(type(rows[0]))
-    keys = [column.name for column in table.primary_key.columns]
-    statement = upsert_insert(session, table)
-    if statement is not None:
-        values = [row_values(row) for row in rows]
-        inserted = statement.values(values).on_conflict_do_nothing(index_elements=keys)
-        return int(session.exec(inserted, execution_options=ROWCOUNT).rowcount)
-    return sum(_insert_in_savepoint(session, table, row_values(row)) for row in rows)
+    dialect = session.get_bind().dialect.name
+    if dialect in UPSERTS:
+        statement = cached_statement(dialect, table, _do_nothing_on_conflict)
+        parameters: Any = values[0] if len(values) == 1 else values
+        result = session.connection().execute(statement, parameters, execution_options=ROWCOUNT)
+        return int(result.rowcount)
+    return sum(_insert_in_savepoint(session, table, row) for row in values)
 
 
 def insert_once(session: Session, row: SQLModel) -> bool:

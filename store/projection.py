@@ -18,8 +18,9 @@ from sqlmodel import Session
 from contracts.activities import CaseProgressInput
 from store.case_clocks import CASE_CLOCKS, clock_values
 from store.case_regulatory import replace_case_regulatory
-from store.cases import add_case_events, case_values, event_rows, upsert_case, upsert_case_rows
-from store.idempotent import insert_many_once
+from store.cases import add_case_events, case_values, event_values, upsert_case, upsert_case_rows
+from store.idempotent import insert_values_once, table_of
+from store.tables import CaseEventRow
 
 
 def last_seq_of(progress: CaseProgressInput) -> int | None:
@@ -68,14 +69,14 @@ def project_many(session: Session, batch: Sequence[CaseProgressInput]) -> list[b
     # Two attempts of one step in a batch carry the same events: one statement may not
     # name a key twice on PostgreSQL, so each (case, seq) goes in once.
     events = {
-        (row.case_id, row.seq): row
+        (row["case_id"], row["seq"]): row
         for progress, seq in sorted(
             zip(batch, seqs, strict=True), key=lambda p: p[0].snapshot.case_id
         )
         if seq is not None
-        for row in event_rows(progress.snapshot.case_id, progress.events)
+        for row in event_values(progress.snapshot.case_id, progress.events)
     }
-    insert_many_once(session, list(events.values()))
+    insert_values_once(session, table_of(CaseEventRow), list(events.values()))
     return results
 
 
@@ -103,4 +104,5 @@ def _replace_clocks(session: Session, batch: Sequence[CaseProgressInput]) -> Non
         for clock in progress.snapshot.clocks.values()
     ]
     if rows:
-        session.exec(insert(CASE_CLOCKS).values(rows))
+        # The rows as parameters (executemany): one compiled statement for any batch.
+        session.connection().execute(insert(CASE_CLOCKS), rows)

@@ -100,6 +100,7 @@ class EffectLog:
         return [
             deadlines.resolve_case_policy,
             deadlines.compute_deadline,
+            deadlines.resolve_case_intake,
             record_case_progress,
             dispatch_to_department,
             notify_customer,

@@ -13,8 +13,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deadlines import compute_deadline, resolve_case_policy
-from contracts.activities import ComputeDeadlineInput, DeadlineResult, ResolvePolicyInput
+from activities.deadlines import compute_deadline, resolve_case_intake, resolve_case_policy
+from contracts.activities import (
+    ComputeDeadlineInput,
+    DeadlineResult,
+    ResolveIntakeInput,
+    ResolvePolicyInput,
+)
 from contracts.case import CaseKind, Priority
 from contracts.policy import ClockName, ResolvedPolicy
 from settings.app import get_settings
@@ -149,6 +154,55 @@ def test_final_reply_deadline_crosses_national_day() -> None:
     result = deadline_of()
 
     assert result.deadline == datetime(2026, 10, 13, 16, 0, tzinfo=UTC)
+
+
+# --- resolve_case_intake: both at once -------------------------------------------------
+
+
+def test_intake_resolves_the_policy_and_counts_only_the_working_day_clocks(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    start = datetime(2026, 9, 28, 10, 0, tzinfo=SHANGHAI)
+    clocks = [ClockName.FIRST_RESPONSE, ClockName.INVESTIGATION, ClockName.FINAL_REPLY]
+    resolution = ActivityEnvironment().run(
+        resolve_case_intake,
+        ResolveIntakeInput(
+            kind=CaseKind.COMPLAINT, priority=Priority.NORMAL, start=start, clocks=clocks
+        ),
+    )
+
+    assert resolution.policy == resolve(CaseKind.COMPLAINT, Priority.NORMAL)
+    # The plan's complaint: 5 minutes and 48 hours are durations, the workflow's sum;
+    # the 7 working days of the final reply are counted here, across National Day as
+    # in the hand-worked case above.
+    assert set(resolution.deadlines) == {ClockName.FINAL_REPLY}
+    assert resolution.deadlines[ClockName.FINAL_REPLY].deadline == datetime(
+        2026, 10, 13, 16, 0, tzinfo=UTC
+    )
+
+
+def test_intake_with_a_broken_calendar_fails_without_retrying(
+    environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    default = (Path(__file__).parent.parent / "policy" / "default.toml").read_text("utf-8")
+    assert 'calendar = "CN"' in default
+    broken = tmp_path / "policy.toml"
+    broken.write_text(default.replace('calendar = "CN"', 'calendar = "ZZ"'), "utf-8")
+    environment.setenv("CASE_POLICY_FILE", str(broken))
+    get_settings.cache_clear()
+    with pytest.raises(ApplicationError) as failed:
+        ActivityEnvironment().run(
+            resolve_case_intake,
+            ResolveIntakeInput(
+                kind=CaseKind.COMPLAINT,
+                priority=Priority.NORMAL,
+                start=datetime(2026, 9, 28, 10, 0, tzinfo=SHANGHAI),
+                clocks=[ClockName.FINAL_REPLY],
+            ),
+        )
+    assert failed.value.non_retryable
+    assert failed.value.type in {"InvalidCalendar", "InvalidPolicy"}
+    assert "ZZ" in str(failed.value)
 
 
 @pytest.mark.parametrize(

@@ -122,11 +122,15 @@ async def wait_for_state(
             await asyncio.sleep(0.1)
 
 
+# The tests run every workflow in the SDK's sandbox; a production worker runs without
+# it (CASE_WORKER_SANDBOX off), so the whole path runs both ways.
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 async def test_complaint_end_to_end_on_the_real_worker_and_register(
-    dev_env: WorkflowEnvironment, register_env: str, task_queue: str
+    dev_env: WorkflowEnvironment, register_env: str, task_queue: str, sandboxed: bool
 ) -> None:
     client = dev_env.client
-    async with build_worker(client, get_settings(), task_queue=task_queue):
+    worker = build_worker(client, get_settings(), task_queue=task_queue, sandboxed=sandboxed)
+    async with worker:
         # Intake, as POST /v1/cases does it.
         opened, first = await engine.open_case(
             client,

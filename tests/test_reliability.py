@@ -139,17 +139,13 @@ async def test_a_long_case_continues_as_new_carrying_state_and_answers(
 
 
 def counting_fails_after_intake() -> Any:
-    """A stand-in for the working-day count: intake's count succeeds, every later one
-    fails for good, as a broken calendar would."""
-    calls = 0
+    """A stand-in for the working-day count after intake: every call fails for good,
+    as a broken calendar would. Intake counts its clocks in ``resolve_case_intake``
+    (the real one), so the case opens as usual."""
 
     @activity.defn(name="compute_deadline")
     def compute_deadline(input: ComputeDeadlineInput) -> DeadlineResult:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            raise ApplicationError("calendar unavailable", type="InvalidCalendar")
-        return deadlines.compute_deadline(input)
+        raise ApplicationError("calendar unavailable", type="InvalidCalendar")
 
     return compute_deadline
 

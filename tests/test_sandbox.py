@@ -16,12 +16,12 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from settings import get_settings
 from tests.helpers.sandbox_workflows import Echo, ReadsTheClock
-from worker import build_worker
+from worker import build_worker, workflow_runner
 from workflows.sandbox import CompiledOnceSandboxedWorkflowRunner, compiled
 
 
@@ -37,6 +37,24 @@ async def test_the_case_worker_runs_its_workflows_in_this_runner(
 ) -> None:
     worker = build_worker(time_skipping_env.client, get_settings(), task_queue="sandbox")
     assert isinstance(worker.config()["workflow_runner"], CompiledOnceSandboxedWorkflowRunner)
+
+
+def test_a_production_worker_follows_case_worker_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Off unless set: the tests check the workflows in the sandbox; a production
+    worker saves its cost (``bench/README.md``)."""
+    monkeypatch.delenv("CASE_WORKER_SANDBOX", raising=False)
+    get_settings.cache_clear()
+    assert get_settings().worker_sandbox is False
+    monkeypatch.setenv("CASE_WORKER_SANDBOX", "true")
+    get_settings.cache_clear()
+    try:
+        assert get_settings().worker_sandbox is True
+    finally:
+        get_settings.cache_clear()
+    assert isinstance(workflow_runner(sandboxed=False), UnsandboxedWorkflowRunner)
+    assert isinstance(workflow_runner(sandboxed=True), CompiledOnceSandboxedWorkflowRunner)
 
 
 def sandboxed_worker(env: WorkflowEnvironment, queue: str, workflow: type) -> Worker:

@@ -739,7 +739,10 @@ async def test_search_attributes_and_user_metadata_show_the_case(console: Consol
             "Notify customer: transferred",
         },
         # Local activities: recorded as markers, with their summaries.
-        EventType.EVENT_TYPE_MARKER_RECORDED: {"Resolve deadline policy", "Update case register"},
+        EventType.EVENT_TYPE_MARKER_RECORDED: {
+            "Resolve deadline policy and intake deadlines",
+            "Update case register",
+        },
     }
     shown: dict[EventType.ValueType, set[str]] = {}
 

@@ -24,10 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from contracts.activities import (
         COMPUTE_DEADLINE,
         RECORD_CASE_PROGRESS,
+        RESOLVE_CASE_INTAKE,
         RESOLVE_CASE_POLICY,
         CaseProgressInput,
         ComputeDeadlineInput,
         DeadlineResult,
+        ResolveIntakeInput,
         ResolvePolicyInput,
     )
     from contracts.case import (
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         IntakeReceipt,
         RegulatoryBand,
     )
-    from contracts.policy import ClockRule, RegulatorRules, ResolvedPolicy
+    from contracts.policy import ClockName, ClockRule, RegulatorRules, ResolvedPolicy
     from workflows import visibility
     from workflows.case_file import CaseFile, RejectionError
     from workflows.effects import (
@@ -68,6 +70,7 @@ BACKOFF_WAITS = "case-backoff-waits"
 SIGNALS_LIMITED = "case-signals-for-handlers-only"
 SIGNALS_IN_ORDER = "case-signals-in-order"
 REGULATOR_CLOCKS = "case-regulator-clocks"
+INTAKE_IN_ONE = "case-intake-in-one"
 # A run continues as new once its history reaches this share of the policy's budget.
 RENEW_AT = 0.8
 # Keyed answers carried across runs: enough for any client's retry window.
@@ -182,24 +185,45 @@ class CaseWorkflow:
         workflow.continue_as_new(self._case.intake.model_copy(update={"resume": resume}))
 
     async def _intake(self, input: CaseOpenInput) -> None:
-        """Resolve the policy and start the receipt clocks; both in local activities so
-        the results land in history and replay never re-reads files or calendars."""
-        policy = await self._patiently(
-            "policy not resolved",
-            lambda: workflow.execute_local_activity(
-                RESOLVE_CASE_POLICY.name,
-                ResolvePolicyInput(kind=input.kind, priority=input.priority),
-                result_type=RESOLVE_CASE_POLICY.result,
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=LOCAL_RETRY,
-                summary="Resolve deadline policy",
-            ),
-        )
+        """Resolve the policy and start the receipt clocks; in local activities so the
+        results land in history and replay never re-reads files or calendars."""
+        start = self._case.state.opened_at
+        clocks = self._case.intake_clocks()
+        counted: dict[ClockName, datetime] = {}
+        # Guarded: cases opened before resolved the policy and counted each working-day
+        # clock in local activities of their own, one after the other.
+        if workflow.patched(INTAKE_IN_ONE):
+            resolution = await self._patiently(
+                "policy and deadlines not resolved",
+                lambda: workflow.execute_local_activity(
+                    RESOLVE_CASE_INTAKE.name,
+                    ResolveIntakeInput(
+                        kind=input.kind, priority=input.priority, start=start, clocks=clocks
+                    ),
+                    result_type=RESOLVE_CASE_INTAKE.result,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=LOCAL_RETRY,
+                    summary="Resolve deadline policy and intake deadlines",
+                ),
+            )
+            policy = resolution.policy
+            counted = {name: result.deadline for name, result in resolution.deadlines.items()}
+        else:
+            policy = await self._patiently(
+                "policy not resolved",
+                lambda: workflow.execute_local_activity(
+                    RESOLVE_CASE_POLICY.name,
+                    ResolvePolicyInput(kind=input.kind, priority=input.priority),
+                    result_type=RESOLVE_CASE_POLICY.result,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=LOCAL_RETRY,
+                    summary="Resolve deadline policy",
+                ),
+            )
         self._case.policy = policy
         self._case.state.policy_version = policy.version
-        start = self._case.state.opened_at
-        for name in self._case.intake_clocks():
-            deadline = self._case.duration_deadline(name, start=start)
+        for name in clocks:
+            deadline = self._case.duration_deadline(name, start=start) or counted.get(name)
             if deadline is None:
                 days = policy.clocks[name].working_days
                 assert days is not None

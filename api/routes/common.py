@@ -16,10 +16,11 @@ from api.ids import normalise_case_id
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def case_id_from_path(
+async def case_id_from_path(
     case_id: Annotated[str, Path(description="The case reference, e.g. C7K2M9Q4X", max_length=40)],
 ) -> str:
     """The canonical case ID; a reference that cannot be a case is simply unknown (404).
+    A coroutine, as it does no I/O: FastAPI runs a plain function in its thread pool.
 
     Read-out variants are accepted: lower case, hyphens, ``O`` for ``0``, ``I``/``L``
     for ``1``.
