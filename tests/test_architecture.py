@@ -189,3 +189,64 @@ def test_the_worker_registers_every_activity_the_workflow_calls() -> None:
     ]
     called = {ref.name for ref in [*CASE_ACTIVITIES, *refs]}
     assert called | {crisis.LOAD_INCIDENT_RULES_NAME} <= registered
+
+
+# What workflow code may import: the standard library's pure parts, the SDK's workflow
+# API, pydantic and the project's own decision layers. A production worker runs the
+# workflows outside the SDK's sandbox (``CASE_WORKER_SANDBOX``), so nothing with I/O,
+# a clock or threads may come in by import (docs/architecture.md, rule 11).
+WORKFLOW_IMPORTS = frozenset(
+    {
+        "__future__",
+        "asyncio",
+        "collections",
+        "contextlib",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "enum",
+        "functools",
+        "hashlib",
+        "re",
+        "types",
+        "typing",
+        "pydantic",
+        "temporalio",
+        "contracts",
+        "policy",
+        "workflows",
+    }
+)
+# The sandbox runner is the worker's code, not workflow code.
+NOT_WORKFLOW_CODE = {"workflows/sandbox.py"}
+
+
+def disallowed_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of each import in ``source`` that workflow code may not make."""
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append((node.lineno, node.module))
+    return sorted(
+        (line, name)
+        for line, name in names
+        if name.split(".")[0] not in WORKFLOW_IMPORTS
+        or name.startswith(("temporalio.worker", "temporalio.client", "temporalio.testing"))
+    )
+
+
+def test_workflow_code_imports_nothing_with_io_clocks_or_threads() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {name}"
+        for path in sorted((ROOT / "workflows").rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in NOT_WORKFLOW_CODE
+        for line, name in disallowed_imports(path.read_text("utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_workflow_import_check_finds_a_clock_and_a_client() -> None:
+    source = "import time\nfrom temporalio.client import Client\nfrom datetime import date\n"
+    assert disallowed_imports(source) == [(1, "time"), (2, "temporalio.client")]
