@@ -119,13 +119,8 @@ def stored_last_seq(session: Session, *, case_id: str) -> int | None:
     return session.exec(select(CaseRow.last_seq).where(CaseRow.case_id == case_id)).first()
 
 
-def event_rows(case_id: str, events: Sequence[TimelineEvent]) -> list[CaseEventRow]:
-    """The register's rows of a case's timeline events."""
-    return [CaseEventRow(**values) for values in event_values(case_id, events)]
-
-
 def event_values(case_id: str, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
-    """The column values of a case's timeline events (``event_rows`` without models)."""
+    """The register's rows of a case's timeline events, as column values."""
     return [
         {
             "case_id": case_id,

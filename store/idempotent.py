@@ -9,7 +9,7 @@ racing each other cannot both insert.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -36,12 +36,6 @@ UPSERTS: dict[str, Callable[[Table], Any]] = {
 }
 
 
-def upsert_insert(session: Session, table: Table) -> Any | None:
-    """The session's dialect's INSERT with ON CONFLICT, or ``None`` if it has none."""
-    make = UPSERTS.get(session.get_bind().dialect.name)
-    return None if make is None else make(table)
-
-
 @functools.lru_cache(maxsize=128)
 def cached_statement(dialect: str, table: Table, build: Callable[[Any], Any]) -> Any:
     """``build(insert)`` for the dialect's ON CONFLICT INSERT into ``table``, made once.
@@ -66,17 +60,11 @@ def _do_nothing_on_conflict(insert: Any) -> Any:
     return insert.on_conflict_do_nothing(index_elements=keys)
 
 
-def insert_many_once(session: Session, rows: Sequence[SQLModel]) -> int:
-    """Insert the rows whose primary keys are not stored yet, in one statement on
-    SQLite and PostgreSQL; returns how many were inserted."""
-    if not rows:
-        return 0
-    return insert_values_once(session, table_of(type(rows[0])), [row_values(row) for row in rows])
-
-
 def insert_values_once(session: Session, table: Table, values: list[dict[str, Any]]) -> int:
-    """As ``insert_many_once``, for rows given as column values (all with the same
-    columns): the hot paths skip building model objects only to read them back.
+    """Insert the rows (column values, all with the same columns) whose primary keys
+    are not stored yet, in one statement on SQLite and PostgreSQL; returns how many
+    were inserted. Plain values: the hot paths skip building model objects only to
+    read them back.
 
     One statement, not one a row: under load every statement is a wait for the
     interpreter lock and, on SQLite, time the file's write lock is held longer.
@@ -94,7 +82,7 @@ def insert_values_once(session: Session, table: Table, values: list[dict[str, An
 
 def insert_once(session: Session, row: SQLModel) -> bool:
     """Insert ``row`` unless a row with its primary key exists; ``True`` if inserted."""
-    return insert_many_once(session, [row]) == 1
+    return insert_values_once(session, table_of(type(row)), [row_values(row)]) == 1
 
 
 def _insert_in_savepoint(session: Session, table: Table, values: dict[str, Any]) -> bool:
