@@ -71,9 +71,9 @@ class WorkerSizing:
     SDK never hands the pool more work than it has threads for. Local activities are
     short SQL writes, one per case step in flight; 64 covers the bench's 50
     concurrent cases (their writes are committed together, ``store.group_commit``).
-    A cached case costs the worker about 270 KB (``bench/scale.py``): 2,500 keep a
-    worker under 1 GiB however many cases are open; the others are replayed from
-    their history at their next event.
+    A cached case costs the worker about 180 KB, 270 KB in the sandbox
+    (``bench/scale.py``): 2,500 kept a worker at about 680 MB with 50,000 cases open;
+    the others are replayed from their history at their next event.
     """
 
     activities: int = 32
