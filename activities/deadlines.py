@@ -88,13 +88,7 @@ def resolve_case_intake(input: ResolveIntakeInput) -> IntakeResolution:
         days = policy.clocks[name].working_days
         if days is not None:
             deadlines[name] = compute_deadline(
-                ComputeDeadlineInput(
-                    start=input.start,
-                    working_days=days,
-                    timezone=policy.timezone,
-                    calendar=policy.calendar,
-                    subdivision=policy.subdivision,
-                )
+                ComputeDeadlineInput.under(policy, input.start, days)
             )
     return IntakeResolution(policy=policy, deadlines=deadlines)
 

@@ -44,6 +44,17 @@ class ComputeDeadlineInput(BaseModel):
     calendar: str
     subdivision: str | None = None
 
+    @classmethod
+    def under(cls, policy: ResolvedPolicy, start: datetime, days: int) -> ComputeDeadlineInput:
+        """``days`` working days from ``start`` on the policy's calendar and zone."""
+        return cls(
+            start=start,
+            working_days=days,
+            timezone=policy.timezone,
+            calendar=policy.calendar,
+            subdivision=policy.subdivision,
+        )
+
 
 class DeadlineResult(BaseModel):
     deadline: datetime

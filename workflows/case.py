@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
         RECORD_CASE_PROGRESS,
         RESOLVE_CASE_INTAKE,
         RESOLVE_CASE_POLICY,
+        ActivityRef,
         CaseProgressInput,
         ComputeDeadlineInput,
-        DeadlineResult,
         ResolveIntakeInput,
         ResolvePolicyInput,
     )
@@ -195,15 +196,12 @@ class CaseWorkflow:
         if workflow.patched(INTAKE_IN_ONE):
             resolution = await self._patiently(
                 "policy and deadlines not resolved",
-                lambda: workflow.execute_local_activity(
-                    RESOLVE_CASE_INTAKE.name,
+                lambda: self._intake_step(
+                    RESOLVE_CASE_INTAKE,
                     ResolveIntakeInput(
                         kind=input.kind, priority=input.priority, start=start, clocks=clocks
                     ),
-                    result_type=RESOLVE_CASE_INTAKE.result,
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=LOCAL_RETRY,
-                    summary="Resolve deadline policy and intake deadlines",
+                    "Resolve deadline policy and intake deadlines",
                 ),
             )
             policy = resolution.policy
@@ -211,13 +209,10 @@ class CaseWorkflow:
         else:
             policy = await self._patiently(
                 "policy not resolved",
-                lambda: workflow.execute_local_activity(
-                    RESOLVE_CASE_POLICY.name,
+                lambda: self._intake_step(
+                    RESOLVE_CASE_POLICY,
                     ResolvePolicyInput(kind=input.kind, priority=input.priority),
-                    result_type=RESOLVE_CASE_POLICY.result,
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=LOCAL_RETRY,
-                    summary="Resolve deadline policy",
+                    "Resolve deadline policy",
                 ),
             )
         self._case.policy = policy
@@ -294,22 +289,27 @@ class CaseWorkflow:
                 workflow.set_current_details(f"**Intake blocked**: {problem}: {err}")
                 await workflow.sleep(wait, summary=f"Retry intake: {problem}")
 
+    @staticmethod
+    async def _intake_step(activity: ActivityRef[Any, T], input: BaseModel, summary: str) -> T:
+        """One of the local activities that fix a case's policy and deadlines: short,
+        retried a few times, then left to ``_patiently`` or the caller."""
+        result: T = await workflow.execute_local_activity(
+            activity.name,
+            input,
+            result_type=activity.result,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=LOCAL_RETRY,
+            summary=summary,
+        )
+        return result
+
     async def _count_working_days(
         self, start: datetime, days: int, policy: ResolvedPolicy
     ) -> datetime:
-        result: DeadlineResult = await workflow.execute_local_activity(
-            COMPUTE_DEADLINE.name,
-            ComputeDeadlineInput(
-                start=start,
-                working_days=days,
-                timezone=policy.timezone,
-                calendar=policy.calendar,
-                subdivision=policy.subdivision,
-            ),
-            result_type=COMPUTE_DEADLINE.result,
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=LOCAL_RETRY,
-            summary=f"Count {days} working days",
+        result = await self._intake_step(
+            COMPUTE_DEADLINE,
+            ComputeDeadlineInput.under(policy, start, days),
+            f"Count {days} working days",
         )
         return result.deadline
 
