@@ -8,8 +8,6 @@ non-retryable and typed for the workflow to tell apart.
 
 from __future__ import annotations
 
-import threading
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,7 +26,7 @@ from contracts.activities import (
     ResolvePolicyInput,
 )
 from contracts.policy import ClockName, ResolvedPolicy
-from policy.loader import PolicyDocument, PolicyError, load_policy_document, resolve_policy
+from policy.loader import PolicyError, load_policy_document, resolve_policy_cached
 from settings.app import get_settings
 from settings.departments import DepartmentsError, load_departments
 
@@ -43,35 +41,9 @@ def resolve_case_policy(input: ResolvePolicyInput) -> ResolvedPolicy:
         raise ApplicationError(str(err), type="InvalidDepartments", non_retryable=True) from err
     try:
         doc = load_policy_document(settings.policy_file)
-        return _resolved(doc, input.kind, input.priority, tuple(departments))
+        return resolve_policy_cached(doc, input.kind, input.priority, tuple(departments))
     except PolicyError as err:
         raise ApplicationError(str(err), type="InvalidPolicy", non_retryable=True) from err
-
-
-# Resolved policies by document (the loader keeps one object per file version, so a
-# new version is a new key) and case kind, priority and departments: every case of a
-# kind resolves the same policy, and resolving (merging and validating) was a few
-# milliseconds of the worker's interpreter time per case. The document is kept with
-# its entry, so an id is never reused while its entry stands.
-_RESOLVED: dict[tuple[int, str, str, tuple[str, ...]], tuple[PolicyDocument, ResolvedPolicy]] = {}
-_RESOLVED_LOCK = threading.Lock()
-MAX_RESOLVED = 256
-
-
-def _resolved(
-    doc: PolicyDocument, kind: str, priority: str, departments: tuple[str, ...]
-) -> ResolvedPolicy:
-    key = (id(doc), kind, priority, departments)
-    with _RESOLVED_LOCK:
-        entry = _RESOLVED.get(key)
-    if entry is not None and entry[0] is doc:
-        return entry[1]  # frozen: shared safely between cases
-    policy = resolve_policy(doc, kind, priority, list(departments))
-    with _RESOLVED_LOCK:
-        if len(_RESOLVED) >= MAX_RESOLVED:
-            _RESOLVED.clear()
-        _RESOLVED[key] = (doc, policy)
-    return policy
 
 
 @activity.defn(name="resolve_case_intake")

@@ -41,15 +41,7 @@ from contracts.case import Customer, Language
 from settings import get_settings
 from settings.departments import DepartmentsError, load_departments
 from store.db import session_scope
-from store.idempotent import insert_once
-from store.outbox import (
-    FAILED,
-    SENT,
-    get_customer_notification,
-    get_staff_notification,
-    mark_failed,
-    mark_sent,
-)
+from store.outbox import FAILED, SENT, mark_failed, mark_sent, queue_once
 from store.tables import CustomerNotification, StaffNotification
 
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -222,13 +214,7 @@ def notify_customer(input: CustomerNotificationInput) -> DeliveryResult:
         created_at=datetime.now(UTC),
     )
     with session_scope(settings.database_url, write=True) as session:
-        # A first attempt stored exactly ``queued``; only a retry reads what is stored.
-        if insert_once(session, queued):
-            row: CustomerNotification | None = queued
-        else:
-            row = get_customer_notification(session, notification_id=input.notification_id)
-    assert row is not None
-    # A retry sends what the first attempt stored, not a fresh rendering.
+        row = queue_once(session, queued)
     if (settled := _settled(row, "notification")) is not None:
         return settled
     gateway = settings.notify_gateway_url
@@ -277,12 +263,7 @@ def notify_staff(input: StaffNotificationInput) -> DeliveryResult:
         created_at=datetime.now(UTC),
     )
     with session_scope(settings.database_url, write=True) as session:
-        # A first attempt stored exactly ``queued``; only a retry reads what is stored.
-        if insert_once(session, queued):
-            row: StaffNotification | None = queued
-        else:
-            row = get_staff_notification(session, notification_id=input.notification_id)
-    assert row is not None
+        row = queue_once(session, queued)
     if (settled := _settled(row, "staff alert")) is not None:
         return settled
     webhook = settings.staff_webhook_url

@@ -1,6 +1,6 @@
 """Benchmark: how late deadline alerts are at a rising load, and where that breaks.
 
-``python -m bench.lateness --rates 2,4,8,16,32 --step-seconds 30`` starts its own
+``python -m bench.lateness --rates 4,8,12,16,24,32 --step-seconds 20`` starts its own
 stack (``make run``'s pieces, in a temporary data directory on free ports) with a
 policy whose inquiries have a first-response clock of ``--clock`` seconds, then for
 each rate r, in rising order:
@@ -16,9 +16,11 @@ each rate r, in rising order:
    (``bench/bare.py``, in their own worker process): a timer to the same deadline and a
    local activity that reads the wall clock.
 
-It prints p50/p99/max lateness per step and side, each side's knee (the highest rate
-up to which every step's p99 stayed under 1 s) and the product/bare knee ratio against
-its target. Run by hand; not part of the tests.
+It prints p50/p99/max lateness per step and side with each process's CPU per case
+over the step, each side's knee (the highest rate up to which every step's p99 stayed
+under 1 s) and the product/bare knee ratio against its target. A side stops raising its
+rate after ``--stop-after`` steps in a row that broke, so one run can try a fine grid
+of rates up to where the bare side breaks. Run by hand; not part of the tests.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from bench.bare import BareDeadlineInput, BareDeadlineWorkflow
-from bench.cases import Target, _own_stack, bare_worker, release_stack, run_bench
+from bench.cases import CpuMeter, Target, _own_stack, bare_worker, release_stack, run_bench
 from bench.intake import (
     Engine,
     connect,
@@ -55,6 +57,8 @@ from stack.run import StackError
 
 KNEE_P99_SECONDS = 1.0  # a deadline alert later than this at p99 is a broken step
 KNEE_RATIO_TARGET = 0.7  # product knee >= 0.7 x bare knee
+# Fine enough to place each side's knee within a fifth or so of its rate.
+DEFAULT_RATES = "4,8,10,12,14,16,20,24,32,40,48,64"
 
 
 def clock_override(clock_seconds: int) -> str:
@@ -85,6 +89,8 @@ class Step:
     # at their lower bound (the time of looking minus the deadline).
     missing: int = 0
     errors: list[str] = field(default_factory=list)
+    # CPU seconds each process spent over the step (opens, timers, the grace wait).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def open_rate(self) -> float:
@@ -99,6 +105,12 @@ class Step:
         """The step kept its deadlines: p99 under the limit, nothing lost or failed."""
         return self.p99 < KNEE_P99_SECONDS and self.failed == 0 and self.missing == 0
 
+    def cpu_ms_per_case(self) -> dict[str, float]:
+        """Each process's CPU over the step, per case opened: where a side's time goes."""
+        if not self.opened:
+            return {}
+        return {name: round(s * 1000 / self.opened, 1) for name, s in self.cpu_seconds.items()}
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "rate": self.rate,
@@ -109,6 +121,7 @@ class Step:
             "open_rate": round(self.open_rate, 2),
             "lateness_ms": summary_ms(self.lateness),
             "held": self.held,
+            "cpu_ms_per_case": self.cpu_ms_per_case(),
             "errors": self.errors[:5],
         }
         if self.side == "product":
@@ -160,7 +173,9 @@ async def _wait_for_deadlines(deadlines: list[float], grace: float) -> float:
     return time.time()
 
 
-async def product_step(engine: Engine, rate: float, args: argparse.Namespace) -> Step:
+async def product_step(
+    engine: Engine, rate: float, args: argparse.Namespace, meter: CpuMeter
+) -> Step:
     step = Step("product", rate)
     step.measured, total = _schedule(rate, args)
     run_id = uuid.uuid4().hex[:8]
@@ -172,8 +187,10 @@ async def product_step(engine: Engine, rate: float, args: argparse.Namespace) ->
         if index < step.measured:
             expected[state.case_id] = planned + args.clock
 
+    meter.start()
     await paced(step, rate=rate, count=total, in_flight=args.in_flight, launch=launch)
     looked_at = await _wait_for_deadlines(list(expected.values()), args.grace)
+    step.cpu_seconds = meter.stop()
     seen = await asyncio.to_thread(
         first_response_breaches, engine.settings.database_url, list(expected)
     )
@@ -191,7 +208,9 @@ async def product_step(engine: Engine, rate: float, args: argparse.Namespace) ->
     return step
 
 
-async def bare_step(client: Client, task_queue: str, rate: float, args: argparse.Namespace) -> Step:
+async def bare_step(
+    client: Client, task_queue: str, rate: float, args: argparse.Namespace, meter: CpuMeter
+) -> Step:
     step = Step("bare", rate)
     step.measured, total = _schedule(rate, args)
     run_id = uuid.uuid4().hex[:8]
@@ -208,6 +227,7 @@ async def bare_step(client: Client, task_queue: str, rate: float, args: argparse
         if index < step.measured:
             handles[index] = (handle, deadline)
 
+    meter.start()
     await paced(step, rate=rate, count=total, in_flight=args.in_flight, launch=launch)
     looked_at = await _wait_for_deadlines([d for _, d in handles.values()], args.grace)
     gate = asyncio.Semaphore(args.in_flight)
@@ -222,6 +242,7 @@ async def bare_step(client: Client, task_queue: str, rate: float, args: argparse
             return fired - deadline
 
     step.lateness = list(await asyncio.gather(*(result(h, d) for h, d in handles.values())))
+    step.cpu_seconds = meter.stop()
     return step
 
 
@@ -261,6 +282,8 @@ def row(step: Step) -> str:
         f"{_ms(percentile(step.lateness, 50)):>8} {_ms(step.p99):>8} {_ms(worst):>8} "
         f"{step.missing:>7} {step.failed:>6}  {fired}"
     )
+    if cpu := step.cpu_ms_per_case():
+        line += "\n    CPU per case (ms): " + ", ".join(f"{k} {v:g}" for k, v in cpu.items())
     if step.errors:
         line += f"\n    first error: {step.errors[0]}"
     return line
@@ -270,7 +293,7 @@ def render(steps: list[Step]) -> str:
     return "\n".join([HEADER, *(row(step) for step in steps)])
 
 
-def knee_summary(product: list[Step], bare: list[Step], rates: list[float]) -> dict[str, Any]:
+def knee_summary(product: list[Step], bare: list[Step]) -> dict[str, Any]:
     product_knee, bare_knee = knee(product), knee(bare)
     ratio = (
         product_knee / bare_knee
@@ -280,9 +303,9 @@ def knee_summary(product: list[Step], bare: list[Step], rates: list[float]) -> d
     return {
         "product": product_knee,
         "bare": bare_knee,
-        # A side that held at the highest rate tried has its knee there or above.
-        "product_at_least": product_knee == max(rates),
-        "bare_at_least": bare_knee == max(rates),
+        # A side that held at the highest rate it tried has its knee there or above.
+        "product_at_least": all(s.held for s in product),
+        "bare_at_least": all(s.held for s in bare),
         "ratio": None if ratio is None else round(ratio, 3),
         "target": KNEE_RATIO_TARGET,
     }
@@ -324,9 +347,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Deadline lateness at a rising rate: the product vs bare Temporal.",
     )
     parser.add_argument(
-        "--rates", type=_rates, default=_rates("2,4,8,16,32"), help="deadlines/s per step"
+        "--rates", type=_rates, default=_rates(DEFAULT_RATES), help="deadlines/s per step"
     )
-    parser.add_argument("--step-seconds", type=float, default=30.0, help="window per step (30)")
+    parser.add_argument("--step-seconds", type=float, default=20.0, help="window per step (20)")
     parser.add_argument(
         "--clock", type=int, default=10, help="first-response clock in seconds (10)"
     )
@@ -335,6 +358,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--in-flight", type=int, default=200, help="opens unanswered at once at most (200)"
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=1,
+        help="stop raising a side's rate after this many steps in a row that broke "
+        "(1; 0 runs every rate)",
     )
     parser.add_argument("--only", choices=("product", "bare"), help="run one side only")
     parser.add_argument("--settle", type=float, default=5.0, help="pause between sides (s)")
@@ -345,10 +375,21 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.step_seconds <= 0 or args.clock < 1 or args.grace < 0 or args.in_flight < 1:
         parser.error("--step-seconds, --clock and --in-flight must be positive")
+    if args.stop_after < 0:
+        parser.error("--stop-after must be 0 or more")
     return args
 
 
-async def _bench(args: argparse.Namespace, engine: Engine, target: Target) -> int:
+def broken_run(steps: list[Step], stop_after: int) -> bool:
+    """Whether a side's last ``stop_after`` steps all broke: higher rates would only
+    queue further behind (and slow the other side's steps that share the server)."""
+    tail = steps[-stop_after:] if stop_after else []
+    return bool(tail) and len(tail) == stop_after and not any(s.held for s in tail)
+
+
+async def _bench(
+    args: argparse.Namespace, engine: Engine, target: Target, pids: dict[str, int]
+) -> int:
     print(
         f"rates {', '.join(f'{r:g}' for r in args.rates)} deadlines/s, "
         f"{args.step_seconds:g} s per step, first-response clock {args.clock} s",
@@ -358,20 +399,26 @@ async def _bench(args: argparse.Namespace, engine: Engine, target: Target) -> in
     product: list[Step] = []
     bare: list[Step] = []
     if args.only in (None, "product"):
+        meter = CpuMeter(pids)  # the dev server, the worker(s) and the (idle) API
         for rate in args.rates:
-            step = await product_step(engine, rate, args)
+            step = await product_step(engine, rate, args, meter)
             product.append(step)
             print(row(step), flush=True)
+            if broken_run(product, args.stop_after):
+                break
     if args.only in (None, "bare"):
         if product:
             await asyncio.sleep(args.settle)
         task_queue = f"bench-deadline-{uuid.uuid4().hex[:8]}"
         client = await Client.connect(target.temporal_address, namespace=target.namespace)
-        async with bare_worker(target, task_queue):
+        async with bare_worker(target, task_queue) as worker:
+            meter = CpuMeter({"temporal": pids["temporal"], "bare-worker": worker.pid})
             for rate in args.rates:
-                step = await bare_step(client, task_queue, rate, args)
+                step = await bare_step(client, task_queue, rate, args, meter)
                 bare.append(step)
                 print(row(step), flush=True)
+                if broken_run(bare, args.stop_after):
+                    break
     print(render(product + bare), flush=True)
     results: dict[str, Any] = {
         "rates": args.rates,
@@ -382,7 +429,7 @@ async def _bench(args: argparse.Namespace, engine: Engine, target: Target) -> in
         "bare": [s.as_dict() for s in bare],
     }
     if product and bare:
-        summary = knee_summary(product, bare, args.rates)
+        summary = knee_summary(product, bare)
         print(render_knee(summary), flush=True)
         results["knee"] = summary
     if args.json is not None:
@@ -409,7 +456,8 @@ async def _main(args: argparse.Namespace) -> int:
             tokens=config.dev_tokens or [],
             log_dir=config.log_dir,
         )
-        return await _bench(args, engine, target)
+        pids = {child.name: child.pid for child in stack.children}
+        return await _bench(args, engine, target, pids)
     finally:
         release_stack(stack, data_dir, args.keep)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import tomllib
 from collections.abc import Sequence
 from datetime import timedelta
@@ -474,6 +475,34 @@ def resolve_policy(
         raise PolicyError(f"no policy for case kind {kind!r} and priority {priority!r}") from err
     resolved, _ = _merge(doc, case_kind, case_priority, departments)
     return resolved
+
+
+# Resolved policies by document (the loader keeps one object per file version, so a
+# new version is a new key) and case kind, priority and departments: every case of a
+# kind resolves the same policy, and resolving (merging and validating) was a few
+# milliseconds of the worker's interpreter time per case. Keyed by the document's id,
+# not its value (hashing a whole document would cost what the cache saves); the
+# document is kept with its entry, so an id is never reused while its entry stands.
+_RESOLVED: dict[tuple[int, str, str, tuple[str, ...]], tuple[PolicyDocument, ResolvedPolicy]] = {}
+_RESOLVED_LOCK = threading.Lock()  # activities run on the worker's threads
+MAX_RESOLVED = 256
+
+
+def resolve_policy_cached(
+    doc: PolicyDocument, kind: str, priority: str, departments: tuple[str, ...]
+) -> ResolvedPolicy:
+    """``resolve_policy``, once per document, kind, priority and departments."""
+    key = (id(doc), kind, priority, departments)
+    with _RESOLVED_LOCK:
+        entry = _RESOLVED.get(key)
+    if entry is not None and entry[0] is doc:
+        return entry[1]  # frozen: shared safely between cases
+    policy = resolve_policy(doc, kind, priority, list(departments))
+    with _RESOLVED_LOCK:
+        if len(_RESOLVED) >= MAX_RESOLVED:
+            _RESOLVED.clear()
+        _RESOLVED[key] = (doc, policy)
+    return policy
 
 
 _SCALARS = (

@@ -18,7 +18,7 @@ from contracts.activities import CaseSnapshot
 from contracts.case import Stage, TimelineEvent
 from store.case_clocks import replace_case_clocks
 from store.case_regulatory import replace_case_regulatory
-from store.idempotent import UPSERTS, cached_statement, insert_values_once, table_of
+from store.idempotent import UPSERTS, execute_cached, insert_values_once, table_of
 from store.tables import CaseEventRow, CaseRow
 
 # A case in one of these stages needs nobody's work (a resolved case may still be
@@ -86,10 +86,8 @@ def upsert_case_rows(session: Session, rows: list[dict[str, Any]], *, ordered: b
     if dialect not in UPSERTS:
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
     build = _ordered_case_upsert if ordered else _unordered_case_upsert
-    statement = cached_statement(dialect, table_of(CaseRow), build)
-    parameters: Any = rows[0] if len(rows) == 1 else rows
     # RETURNING names the rows inserted or updated, not those the WHERE kept.
-    return set(session.connection().execute(statement, parameters).scalars().all())
+    return set(execute_cached(session, table_of(CaseRow), build, rows).scalars().all())
 
 
 def _case_upsert(insert: Any, *, ordered: bool) -> Any:

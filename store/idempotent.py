@@ -50,6 +50,22 @@ def cached_statement(dialect: str, table: Table, build: Callable[[Any], Any]) ->
     return build(UPSERTS[dialect](table))
 
 
+def execute_cached(
+    session: Session,
+    table: Table,
+    build: Callable[[Any], Any],
+    rows: list[dict[str, Any]],
+    *,
+    keep_rowcount: bool = False,
+) -> Any:
+    """Run the session dialect's ``cached_statement`` with ``rows`` as its parameters
+    (SQLite or PostgreSQL; the caller checks ``UPSERTS``); the cursor result."""
+    statement = cached_statement(session.get_bind().dialect.name, table, build)
+    parameters: Any = rows[0] if len(rows) == 1 else rows
+    options = ROWCOUNT if keep_rowcount else {}
+    return session.connection().execute(statement, parameters, execution_options=options)
+
+
 def row_values(row: SQLModel) -> dict[str, Any]:
     """The row's column values, keyed by column name."""
     return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}
@@ -71,11 +87,8 @@ def insert_values_once(session: Session, table: Table, values: list[dict[str, An
     """
     if not values:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect in UPSERTS:
-        statement = cached_statement(dialect, table, _do_nothing_on_conflict)
-        parameters: Any = values[0] if len(values) == 1 else values
-        result = session.connection().execute(statement, parameters, execution_options=ROWCOUNT)
+    if session.get_bind().dialect.name in UPSERTS:
+        result = execute_cached(session, table, _do_nothing_on_conflict, values, keep_rowcount=True)
         return int(result.rowcount)
     return sum(_insert_in_savepoint(session, table, row) for row in values)
 

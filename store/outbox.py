@@ -9,10 +9,11 @@ or the operations team picks up.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlmodel import Session, col, select, update
 
+from store.idempotent import insert_once
 from store.tables import CustomerNotification, StaffNotification
 
 QUEUED = "queued"
@@ -21,6 +22,19 @@ FAILED = "failed"
 Status = Literal["queued", "sent", "failed"]
 
 Notification = CustomerNotification | StaffNotification
+
+
+_Row = TypeVar("_Row", CustomerNotification, StaffNotification)
+
+
+def queue_once(session: Session, row: _Row) -> _Row:
+    """Queue ``row`` in its outbox, or return what an earlier attempt queued under its
+    id: a retried activity sends what the first attempt stored, not a fresh rendering."""
+    if insert_once(session, row):
+        return row  # stored exactly as given: no need to read it back
+    stored = session.get(type(row), row.notification_id)
+    assert stored is not None  # the earlier attempt's row; outbox rows are never deleted
+    return stored
 
 
 def get_customer_notification(

@@ -18,6 +18,7 @@ from policy.loader import (
     load_policy_document,
     parse_iso_duration,
     resolve_policy,
+    resolve_policy_cached,
 )
 
 POLICIES = Path(__file__).parent / "policies"
@@ -196,6 +197,24 @@ def test_a_file_edited_in_place_is_read_again(tmp_path: Path) -> None:
     assert after.version != before.version
     survey = resolve_policy(after, "inquiry", "normal", []).clocks[ClockName.SURVEY]
     assert survey.duration == timedelta(days=10)
+
+
+def test_a_cached_resolution_follows_the_file(tmp_path: Path) -> None:
+    """Cases of a kind share one resolved policy until the file changes."""
+    path = write_policy(tmp_path, DEFAULT_TEXT)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    before = load_policy_document(path)
+    first = resolve_policy_cached(before, "inquiry", "normal", ("cards",))
+    assert resolve_policy_cached(before, "inquiry", "normal", ("cards",)) is first
+    assert resolve_policy_cached(before, "inquiry", "urgent", ("cards",)) is not first
+    assert first == resolve_policy(before, "inquiry", "normal", ["cards"])
+
+    path.write_text(edited_default('survey = "P7D"', 'survey = "P10D"'), encoding="utf-8")
+    os.utime(path, ns=(1_700_000_001_000_000_000, 1_700_000_001_000_000_000))
+    after = resolve_policy_cached(load_policy_document(path), "inquiry", "normal", ("cards",))
+
+    assert first.clocks[ClockName.SURVEY].duration == timedelta(days=7)
+    assert after.clocks[ClockName.SURVEY].duration == timedelta(days=10)
 
 
 # --- bad files are refused, naming the key at fault ------------------------------------
