@@ -39,7 +39,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench.bare import BARE_STEPS, BareAction, BareCaseWorkflow, BareOpenInput
 from bench.stats import Phase, run_clients
 from stack.processes import Child, free_port, port_in_use, spawn, stop_children
-from stack.run import Stack, StackError, config_from_env
+from stack.run import Stack, StackConfig, StackError, config_from_env
 from stack.tokens import DevToken, find_token, load_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,17 @@ class Target:
     namespace: str
     tokens: list[DevToken]
     log_dir: Path
+
+    @classmethod
+    def of(cls, config: StackConfig, namespace: str = "default") -> Target:
+        """A bench's own stack (``_own_stack``) as the bench reaches it."""
+        return cls(
+            api_url=config.api_url,
+            temporal_address=config.temporal_address,
+            namespace=namespace,
+            tokens=config.dev_tokens or [],
+            log_dir=config.log_dir,
+        )
 
 
 # --- product phase ---------------------------------------------------------------------
@@ -392,6 +403,11 @@ async def _own_stack(
     return stack
 
 
+def child_pids(stack: Stack) -> dict[str, int]:
+    """The stack's processes by name (``temporal``, ``worker-1``, ``api``)."""
+    return {child.name: child.pid for child in stack.children}
+
+
 def release_stack(stack: Stack, data_dir: Path, keep: bool) -> None:
     """Stop a bench's own stack and remove its data directory (unless ``--keep``)."""
     stack.stop()
@@ -406,10 +422,14 @@ def run_bench(
     bench: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
     argv: list[str] | None,
 ) -> int:
-    """A bench's ``main``: its arguments, its run, 130 on Ctrl-C."""
+    """A bench's ``main``: its arguments, its run, 1 if its stack would not start,
+    130 on Ctrl-C."""
     args = parse(argv)
     try:
         return asyncio.run(bench(args))
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -491,23 +511,10 @@ async def _main(args: argparse.Namespace) -> int:
 
     data_dir = Path(tempfile.mkdtemp(prefix="case-bench-"))
     print(f"Starting a stack in {data_dir} ...", flush=True)
+    stack = await _own_stack(data_dir, args.workers)
     try:
-        stack = await _own_stack(data_dir, args.workers)
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        config = stack.config
-        assert config.dev_tokens is not None
-        target = Target(
-            api_url=config.api_url,
-            temporal_address=config.temporal_address,
-            namespace=args.namespace,
-            tokens=config.dev_tokens,
-            log_dir=config.log_dir,
-        )
-        pids = {child.name: child.pid for child in stack.children}
-        return await _bench(args, target, pids)
+        assert stack.config.dev_tokens is not None
+        return await _bench(args, Target.of(stack.config, args.namespace), child_pids(stack))
     finally:
         release_stack(stack, data_dir, args.keep)
 

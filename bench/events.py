@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import collections
 import json
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,11 +26,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from bench.bare import BareDeadlineInput, BareDeadlineWorkflow
-from bench.cases import Target, _own_stack, bare_worker, release_stack, run_bench
-from bench.intake import connect, inquiry, open_inquiry, write_policy
+from bench.cases import Target, bare_worker, run_bench
+from bench.intake import connect, inquiry, open_inquiry, policy_stack
 from bench.lateness import clock_override
 from contracts.case import case_workflow_id
-from stack.run import StackError
 
 PREFIX = "EVENT_TYPE_"
 
@@ -69,24 +66,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    data_dir = Path(tempfile.mkdtemp(prefix="case-bench-events-"))
-    policy = write_policy(data_dir / "policy.toml", clock_override(args.clock))
-    print(f"Starting a stack in {data_dir} ...", flush=True)
-    try:
-        stack = await _own_stack(data_dir, 1, {"CASE_POLICY_FILE": str(policy)})
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        config = stack.config
-        engine = await connect(config)
-        target = Target(
-            api_url=config.api_url,
-            temporal_address=config.temporal_address,
-            namespace="default",
-            tokens=config.dev_tokens or [],
-            log_dir=config.log_dir,
-        )
+    async with policy_stack("events", clock_override(args.clock), keep=args.keep) as stack:
+        engine = await connect(stack.config)
+        target = Target.of(stack.config)
         now = time.time()
         deadline = now + args.clock
         state = await open_inquiry(
@@ -112,8 +94,6 @@ async def _main(args: argparse.Namespace) -> int:
             results = {"clock_seconds": args.clock, "product": product, "bare": bare}
             args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         return 0
-    finally:
-        release_stack(stack, data_dir, args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:

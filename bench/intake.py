@@ -9,7 +9,9 @@ the engine what an API intake costs it, without the HTTP and token checks in fro
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -19,13 +21,14 @@ from sqlmodel import col, select
 from temporalio.client import Client
 
 from api.engine import open_case
+from bench.cases import _own_stack, release_stack
 from bench.stats import percentile
 from codec.converter import connect_client
 from contracts.activities import StaffAlertKind
 from contracts.case import CaseKind, CaseOpenInput, CaseState, Customer, Priority
 from contracts.policy import ClockName
 from settings.app import Settings
-from stack.run import StackConfig
+from stack.run import Stack, StackConfig
 from store.db import session_scope
 from store.tables import CaseEventRow, StaffNotification
 
@@ -44,6 +47,22 @@ def policy_text(override: str) -> str:
 def write_policy(path: Path, override: str) -> Path:
     path.write_text(policy_text(override), encoding="utf-8")
     return path
+
+
+@asynccontextmanager
+async def policy_stack(
+    name: str, override: str, *, keep: bool, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """A bench's own stack (one worker, free ports, a temporary data directory) running
+    the shipped policy with ``override`` appended; stopped and removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"case-bench-{name}-"))
+    policy = write_policy(data_dir / "policy.toml", override)
+    print(f"Starting a stack in {data_dir} ...", flush=True)
+    stack = await _own_stack(data_dir, 1, {"CASE_POLICY_FILE": str(policy), **(extra_env or {})})
+    try:
+        yield stack
+    finally:
+        release_stack(stack, data_dir, keep)
 
 
 @dataclass(frozen=True)

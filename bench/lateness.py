@@ -29,8 +29,6 @@ import argparse
 import asyncio
 import json
 import math
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,18 +40,17 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from bench.bare import BareDeadlineInput, BareDeadlineWorkflow
-from bench.cases import CpuMeter, Target, _own_stack, bare_worker, release_stack, run_bench
+from bench.cases import CpuMeter, Target, bare_worker, child_pids, run_bench
 from bench.intake import (
     Engine,
     connect,
     first_response_breaches,
     inquiry,
     open_inquiry,
+    policy_stack,
     summary_ms,
-    write_policy,
 )
 from bench.stats import percentile
-from stack.run import StackError
 
 KNEE_P99_SECONDS = 1.0  # a deadline alert later than this at p99 is a broken step
 KNEE_RATIO_TARGET = 0.7  # product knee >= 0.7 x bare knee
@@ -438,28 +435,9 @@ async def _bench(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    data_dir = Path(tempfile.mkdtemp(prefix="case-bench-lateness-"))
-    policy = write_policy(data_dir / "policy.toml", clock_override(args.clock))
-    print(f"Starting a stack in {data_dir} ...", flush=True)
-    try:
-        stack = await _own_stack(data_dir, 1, {"CASE_POLICY_FILE": str(policy)})
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        config = stack.config
-        engine = await connect(config)
-        target = Target(
-            api_url=config.api_url,
-            temporal_address=config.temporal_address,
-            namespace="default",
-            tokens=config.dev_tokens or [],
-            log_dir=config.log_dir,
-        )
-        pids = {child.name: child.pid for child in stack.children}
-        return await _bench(args, engine, target, pids)
-    finally:
-        release_stack(stack, data_dir, args.keep)
+    async with policy_stack("lateness", clock_override(args.clock), keep=args.keep) as stack:
+        engine = await connect(stack.config)
+        return await _bench(args, engine, Target.of(stack.config), child_pids(stack))
 
 
 def main(argv: list[str] | None = None) -> int:

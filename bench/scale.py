@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -30,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cases import _own_stack, release_stack, run_bench
+from bench.cases import child_pids, run_bench
 from bench.intake import (
     BreachSeen,
     Engine,
@@ -38,11 +36,11 @@ from bench.intake import (
     first_response_breaches,
     inquiry,
     open_inquiry,
-    write_policy,
+    policy_stack,
 )
 from contracts.case import Priority
 from contracts.policy import ClockName
-from stack.run import StackConfig, StackError
+from stack.run import StackConfig
 
 MB = 1024 * 1024
 ON_TIME_SECONDS = 1.0  # the lateness bench's limit for a deadline alert
@@ -287,23 +285,10 @@ async def _bench(args: argparse.Namespace, config: StackConfig, pid: int) -> int
 
 
 async def _main(args: argparse.Namespace) -> int:
-    data_dir = Path(tempfile.mkdtemp(prefix="case-bench-scale-"))
-    policy = write_policy(data_dir / "policy.toml", clock_override(args.urgent_clock))
-    extra = {
-        "CASE_POLICY_FILE": str(policy),
-        "CASE_WORKER_CACHED_WORKFLOWS": str(args.max_cached),
-    }
-    print(f"Starting a stack in {data_dir} ...", flush=True)
-    try:
-        stack = await _own_stack(data_dir, 1, extra)
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        worker = next(child for child in stack.children if child.name == "worker-1")
-        return await _bench(args, stack.config, worker.pid)
-    finally:
-        release_stack(stack, data_dir, args.keep)
+    cache = {"CASE_WORKER_CACHED_WORKFLOWS": str(args.max_cached)}
+    override = clock_override(args.urgent_clock)
+    async with policy_stack("scale", override, keep=args.keep, extra_env=cache) as stack:
+        return await _bench(args, stack.config, child_pids(stack)["worker-1"])
 
 
 def main(argv: list[str] | None = None) -> int:

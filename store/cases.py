@@ -87,7 +87,7 @@ def upsert_case_rows(session: Session, rows: list[dict[str, Any]], *, ordered: b
         raise NotImplementedError(f"the register supports SQLite and PostgreSQL, not {dialect}")
     build = _ordered_case_upsert if ordered else _unordered_case_upsert
     # RETURNING names the rows inserted or updated, not those the WHERE kept.
-    return set(execute_cached(session, table_of(CaseRow), build, rows).scalars().all())
+    return set(execute_cached(session, dialect, table_of(CaseRow), build, rows).scalars().all())
 
 
 def _case_upsert(insert: Any, *, ordered: bool) -> Any:

@@ -52,15 +52,16 @@ def cached_statement(dialect: str, table: Table, build: Callable[[Any], Any]) ->
 
 def execute_cached(
     session: Session,
+    dialect: str,
     table: Table,
     build: Callable[[Any], Any],
     rows: list[dict[str, Any]],
     *,
     keep_rowcount: bool = False,
 ) -> Any:
-    """Run the session dialect's ``cached_statement`` with ``rows`` as its parameters
-    (SQLite or PostgreSQL; the caller checks ``UPSERTS``); the cursor result."""
-    statement = cached_statement(session.get_bind().dialect.name, table, build)
+    """Run ``cached_statement`` for the session's ``dialect`` (one of ``UPSERTS``, which
+    the caller has checked) with ``rows`` as its parameters; the cursor result."""
+    statement = cached_statement(dialect, table, build)
     parameters: Any = rows[0] if len(rows) == 1 else rows
     options = ROWCOUNT if keep_rowcount else {}
     return session.connection().execute(statement, parameters, execution_options=options)
@@ -87,8 +88,11 @@ def insert_values_once(session: Session, table: Table, values: list[dict[str, An
     """
     if not values:
         return 0
-    if session.get_bind().dialect.name in UPSERTS:
-        result = execute_cached(session, table, _do_nothing_on_conflict, values, keep_rowcount=True)
+    dialect = session.get_bind().dialect.name
+    if dialect in UPSERTS:
+        result = execute_cached(
+            session, dialect, table, _do_nothing_on_conflict, values, keep_rowcount=True
+        )
         return int(result.rowcount)
     return sum(_insert_in_savepoint(session, table, row) for row in values)
 
