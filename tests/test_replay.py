@@ -97,8 +97,12 @@ async def replay_all() -> int:
 def test_stored_histories_replay_under_other_hash_seeds(seed: str) -> None:
     """No text the workflow records may depend on set or hash order
     (docs/architecture.md, rule 9): every stored history replays under other seeds."""
-    script = "import asyncio, sys; from tests.test_replay import replay_all; "
-    script += "sys.exit(asyncio.run(replay_all()))"
+    # The child leaves with os._exit once its output is flushed: the SDK's Rust threads
+    # can outlive the event loop and abort the interpreter while it finalizes
+    # (temporalio/sdk-python#300), which made this test fail after every replay passed.
+    script = "import asyncio, os, sys; from tests.test_replay import replay_all; "
+    script += "failed = asyncio.run(replay_all()); sys.stdout.flush(); sys.stderr.flush(); "
+    script += "os._exit(1 if failed else 0)"
     done = subprocess.run(
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONHASHSEED": seed},
